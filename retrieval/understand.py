@@ -1,0 +1,333 @@
+"""Understand a market question: its language, entities, measure, periods, numbers and intent.
+
+Pure and rule-based: it reads signals from the text; `plan.py` resolves them against the data.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+from knowledge.loaders import Entity
+from knowledge.units import Quantity, find_quantities
+from retrieval import vocabulary as v
+
+Lang = Literal["zh", "en"]
+Measure = Literal["share", "daily", "monthly", "volume"]
+Intent = Literal[
+    "value", "ratio", "difference", "growth", "sum", "rest", "average", "projection", "ranking", "latest",
+    "series", "convert", "why", "claim", "unknown",
+]
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@dataclass(frozen=True)
+class PeriodMention:
+    """A period as the question wrote it; `year` is None when the text left it out ("7 月")."""
+
+    kind: Literal["year", "half", "quarter", "month"]
+    year: int | None
+    index: int
+    text: str
+    start: int
+    relative: str = ""  # the relative word it came from (去年, last year), resolved against today
+
+    def canonical(self, year: int | None = None) -> str:
+        y = self.year if year is None else year
+        if self.kind == "year":
+            return f"{y}"
+        if self.kind == "half":
+            return f"{y}H{self.index}"
+        if self.kind == "quarter":
+            return f"{y}Q{self.index}"
+        return f"{y}-{self.index:02d}"
+
+
+@dataclass(frozen=True)
+class Query:
+    """Everything the rules read from one question."""
+
+    text: str
+    norm: str
+    lang: Lang
+    today: date
+    entities: tuple[str, ...] = ()
+    china_mentioned: bool = False
+    unknown_vendors: tuple[tuple[str, str], ...] = ()
+    measures: frozenset[str] = frozenset()
+    periods: tuple[PeriodMention, ...] = ()
+    quantities: tuple[Quantity, ...] = ()
+    intent: Intent = "unknown"
+    cues: frozenset[str] = field(default_factory=frozenset)
+    rank: int | None = None
+    target_unit: str = ""
+
+    def has(self, cue: str) -> bool:
+        return cue in self.cues
+
+
+def normalize(text: str) -> str:
+    """NFKC (full-width digits and punctuation to ASCII), lower case, single spaces."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def detect_language(text: str) -> Lang:
+    return "zh" if _CJK.search(text) else "en"
+
+
+def contains_any(norm: str, words: Iterable[str]) -> bool:
+    return any(_word_in(word, norm) for word in words)
+
+
+def _word_in(word: str, norm: str) -> bool:
+    if _CJK.search(word) or not word[:1].isalnum():
+        return word in norm
+    # Latin words match on word boundaries so "may" does not fire inside "maybe".
+    return re.search(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z])", norm) is not None
+
+
+# --- entities ---------------------------------------------------------------------------------------------
+
+
+def entity_patterns(entities: Sequence[Entity]) -> list[tuple[str, str]]:
+    """(alias, entity id) pairs, longest alias first so 阿里云 wins over 阿里."""
+    pairs: list[tuple[str, str]] = []
+    for entity in entities:
+        names = {entity.name_zh, entity.name_en, re.sub(r"\s*\(.*?\)", "", entity.name_en), *entity.aliases}
+        pairs += [(normalize(name), entity.id) for name in names if name and normalize(name) not in v.CHINA_WORDS]
+    return sorted(set(pairs), key=lambda pair: -len(pair[0]))
+
+
+def find_entities(norm: str, patterns: Sequence[tuple[str, str]]) -> tuple[list[str], str]:
+    """Entity ids in order of first mention, and the text with those mentions blanked out."""
+    found: list[tuple[int, str]] = []
+    for alias, entity_id in patterns:
+        for match in re.finditer(_alias_regex(alias), norm):
+            found.append((match.start(), entity_id))
+            norm = norm[: match.start()] + " " * len(alias) + norm[match.end() :]
+    ordered: list[str] = []
+    for _, entity_id in sorted(found):
+        if entity_id not in ordered:
+            ordered.append(entity_id)
+    return ordered, norm
+
+
+def _alias_regex(alias: str) -> str:
+    escaped = re.escape(alias).replace(r"\ ", r"\s*")
+    if _CJK.search(alias):
+        return escaped
+    return rf"(?<![a-z0-9]){escaped}(?![a-z0-9])"
+
+
+def find_unknown_vendors(norm: str) -> list[tuple[str, str]]:
+    return [names for word, names in v.OTHER_VENDORS.items() if _word_in(word, norm)]
+
+
+# --- periods ----------------------------------------------------------------------------------------------
+
+_MONTHS = "|".join(sorted(v.MONTH_NAMES, key=len, reverse=True))
+_HALF_ZH = {"上": 1, "下": 2}
+_QUARTER_ZH = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
+_CN_MONTH = "十二|十一|十|一|二|三|四|五|六|七|八|九"
+_RELATIVE_YEARS = {"前年": -2, "去年": -1, "今年": 0, "明年": 1, "the year before last": -2, "last year": -1,
+                   "this year": 0, "next year": 1}
+
+# (pattern, builder) pairs, tried in order; each match blanks its span so later patterns skip it.
+_PERIOD_RULES: list[tuple[str, str]] = [
+    (r"(?P<y>(?:19|20)\d{2})\s*-?\s*h(?P<h>[12])(?![0-9])", "half"),
+    (r"(?<![a-z])h(?P<h>[12])\s*(?P<y>(?:19|20)\d{2})", "half"),
+    (r"(?P<y>(?:19|20)\d{2})\s*年?\s*(?:的)?\s*(?P<hz>[上下])半年?", "half"),
+    (r"(?P<y>(?:19|20)\d{2})\s*年?\s*(?:的)?\s*(?:第\s*)?(?P<qz>[一二三四1-4])\s*季度", "quarter"),
+    (r"(?P<y>(?:19|20)\d{2})\s*-?\s*q(?P<q>[1-4])(?![0-9])", "quarter"),
+    (r"(?<![a-z])q(?P<q>[1-4])\s*(?:of\s*)?(?P<y>(?:19|20)\d{2})", "quarter"),
+    (r"(?<![0-9])(?P<q>[1-4])q(?P<yy>\d{2})(?![0-9])", "quarter"),
+    (r"(?P<half>first|second) half of (?:the year )?(?P<y>(?:19|20)\d{2})", "half"),
+    (r"(?P<y>(?:19|20)\d{2})\s*[-/.]\s*(?P<m>1[0-2]|0?[1-9])(?![0-9])", "month"),
+    (r"(?P<y>(?:19|20)\d{2})\s*年\s*(?P<m>1[0-2]|0?[1-9])\s*月", "month"),
+    (r"(?P<y>(?:19|20)\d{2})\s*年\s*(?P<mz>" + _CN_MONTH + r")\s*月", "month"),
+    (r"(?<![a-z])(?P<mn>" + _MONTHS + r")\.?\s*,?\s*(?:of\s*)?(?P<y>(?:19|20)\d{2})", "month"),
+    (r"(?P<y>(?:19|20)\d{2})\s*,?\s*(?P<mn>" + _MONTHS + r")(?![a-z])", "month"),
+    (r"(?:end of|late|year-end|the end of)\s*(?P<y>(?:19|20)\d{2})", "year_end"),
+    (r"(?P<y>(?:19|20)\d{2})\s*年?\s*(?:底|末|年底|年末)", "year_end"),
+    (r"(?:start of|beginning of|early)\s*(?P<y>(?:19|20)\d{2})", "year_start"),
+    (r"(?P<y>(?:19|20)\d{2})\s*年?\s*初", "year_start"),
+    (r"(?<![0-9])(?P<y>(?:19|20)\d{2})(?![0-9])\s*(?:年|全年|full year|fy)?", "year"),
+    (r"(?P<rel>前年|去年|今年|明年)\s*(?P<hz>[上下])半年?", "rel_half"),
+    (r"(?P<rel>前年|去年|今年|明年)\s*(?P<m>1[0-2]|0?[1-9])\s*月", "rel_month"),
+    (r"(?P<half>first|second) half of (?P<rel>the year before last|last year|this year|next year)", "rel_half"),
+    (r"(?P<rel>前年|去年|今年|明年|the year before last|last year|this year|next year)", "rel_year"),
+    (r"(?<![0-9.])(?P<m>1[0-2]|0?[1-9])\s*月", "bare_month"),
+    (r"(?<![一二三四五六七八九十])(?P<mz>" + _CN_MONTH + r")\s*月(?!均)", "bare_month"),
+    (r"(?<![a-z])(?P<mn>" + _MONTHS + r")(?![a-z])", "bare_month"),
+    (r"(?<![a-z0-9])h(?P<h>[12])(?![0-9])", "bare_half"),
+    (r"(?P<hz>[上下])半年", "bare_half"),
+    (r"(?P<half>first|second) half", "bare_half"),
+]
+
+
+def find_periods(norm: str, today: date) -> list[PeriodMention]:
+    """Every period the text names, in order of position."""
+    found: list[PeriodMention] = []
+    for pattern, rule in _PERIOD_RULES:
+        for match in re.finditer(pattern, norm):
+            mention = _build_period(rule, match, today)
+            if mention is None:
+                continue
+            if rule == "bare_month" and match.group("mn" if "mn" in match.groupdict() else "m") in ("may", "mar"):
+                # "may" is also a verb; only a month when a month-ish context word is near.
+                if not re.search(r"(in|of|during|since|from|to|until|by|end of) " + match.group(0), norm):
+                    continue
+            found.append(mention)
+            norm = norm[: match.start()] + " " * (match.end() - match.start()) + norm[match.end() :]
+    return sorted(found, key=lambda m: m.start)
+
+
+def _build_period(rule: str, m: re.Match[str], today: date) -> PeriodMention | None:
+    groups = m.groupdict()
+    text, start = m.group(0).strip(), m.start()
+    year = _year(groups)
+    relative = groups.get("rel") or ""
+    if relative:
+        year = today.year + _RELATIVE_YEARS[relative]
+    if rule in ("half", "rel_half", "bare_half"):
+        return PeriodMention("half", year, _half(groups), text, start, relative)
+    if rule == "quarter":
+        return PeriodMention("quarter", year, _QUARTER_ZH[groups.get("qz") or groups["q"]], text, start)
+    if rule in ("month", "rel_month", "bare_month"):
+        return PeriodMention("month", year, _month(groups), text, start, relative)
+    if rule == "year_end":
+        return PeriodMention("month", year, 12, text, start)
+    if rule == "year_start":
+        return PeriodMention("month", year, 1, text, start)
+    return PeriodMention("year", year, 0, text, start, relative)
+
+
+def _year(groups: dict[str, str | None]) -> int | None:
+    if groups.get("y"):
+        return int(groups["y"] or 0)
+    if groups.get("yy"):
+        return 2000 + int(groups["yy"] or 0)
+    return None
+
+
+def _half(groups: dict[str, str | None]) -> int:
+    if groups.get("h"):
+        return int(groups["h"] or 1)
+    if groups.get("hz"):
+        return _HALF_ZH[groups["hz"] or "上"]
+    return 1 if groups.get("half") == "first" else 2
+
+
+def _month(groups: dict[str, str | None]) -> int:
+    if groups.get("m"):
+        return int(groups["m"] or 1)
+    if groups.get("mz"):
+        return v.CHINESE_DIGITS[groups["mz"] or "一"]
+    return v.MONTH_NAMES[groups["mn"] or "jan"]
+
+
+def inherit_years(periods: list[PeriodMention]) -> list[PeriodMention]:
+    """A year-less month or half takes the year of the nearest earlier mention that has one."""
+    result: list[PeriodMention] = []
+    last_year: int | None = None
+    for mention in periods:
+        if mention.year is None and last_year is not None:
+            mention = PeriodMention(mention.kind, last_year, mention.index, mention.text, mention.start)
+        if mention.year is not None:
+            last_year = mention.year
+        result.append(mention)
+    return result
+
+
+# --- intent -----------------------------------------------------------------------------------------------
+
+
+def find_cues(norm: str) -> frozenset[str]:
+    table = {
+        "ratio": v.RATIO_WORDS, "difference": v.DIFFERENCE_WORDS, "growth": v.GROWTH_WORDS, "sum": v.SUM_WORDS,
+        "rest": v.REST_WORDS, "average": v.AVERAGE_WORDS, "projection": v.PROJECTION_WORDS,
+        "ranking": v.RANKING_WORDS, "latest": v.LATEST_WORDS, "series": v.SERIES_WORDS,
+        "convert": v.CONVERT_WORDS, "why": v.WHY_WORDS, "claim": v.CLAIM_WORDS, "article": v.ARTICLE_WORDS,
+        "share": v.SHARE_WORDS, "daily": v.DAILY_WORDS, "monthly": v.MONTHLY_WORDS, "volume": v.VOLUME_WORDS,
+        "market": v.MARKET_WORDS, "national": v.NATIONAL_WORDS,
+    }
+    return frozenset(cue for cue, words in table.items() if contains_any(norm, words))
+
+
+def choose_intent(cues: frozenset[str], quantities: Sequence[Quantity], n_entities: int, n_periods: int) -> Intent:
+    """The one thing the question asks for, from its cues; order encodes which cue wins."""
+    if "claim" in cues and quantities:
+        return "claim"
+    if "convert" in cues and quantities:
+        return "convert"
+    if "projection" in cues and ("if " in cues or n_periods >= 1):
+        return "projection"
+    if "why" in cues:
+        return "why"
+    if "rest" in cues:
+        return "rest"
+    if "sum" in cues and n_entities >= 2:
+        return "sum"
+    if "ratio" in cues:
+        return "ratio"
+    if "difference" in cues:
+        return "difference"
+    if "growth" in cues and (n_periods >= 2 or "series" in cues or n_periods == 0):
+        return "growth"
+    if "series" in cues:
+        return "series"
+    if "ranking" in cues and not n_entities:
+        return "ranking"
+    if "average" in cues and ("monthly" in cues or "daily" in cues):
+        return "average"
+    if "latest" in cues:
+        return "latest"
+    return "value"
+
+
+def understand(question: str, entities: Sequence[Entity], today: date | None = None) -> Query:
+    """Read the signals in one question; never raises on odd input."""
+    today = today or date.today()
+    text = question.strip()
+    norm = normalize(text)
+    entity_ids, rest = find_entities(norm, entity_patterns(entities))
+    periods = inherit_years(find_periods(rest, today))
+    quantities = tuple(found.quantity for found in find_quantities(text))
+    cues = find_cues(norm) | ({"if "} if re.search(r"如果|假如|假设|(?<![a-z])if |assuming|suppose", norm) else set())
+    intent = choose_intent(cues, quantities, len(entity_ids), len(periods))
+    return Query(
+        text=text,
+        norm=norm,
+        lang=detect_language(text),
+        today=today,
+        entities=tuple(entity_ids),
+        china_mentioned=contains_any(rest, v.CHINA_WORDS),
+        unknown_vendors=tuple(find_unknown_vendors(rest)),
+        measures=frozenset(c for c in cues if c in ("share", "daily", "monthly", "volume")),
+        periods=tuple(periods),
+        quantities=quantities,
+        intent=intent,
+        cues=cues,
+        rank=_rank(norm),
+        target_unit=_target_unit(norm),
+    )
+
+
+def _rank(norm: str) -> int | None:
+    hits = [(norm.find(word), rank) for word, rank in v.ORDINALS.items() if _word_in(word, norm)]
+    return min(hits)[1] if hits else None
+
+
+_UNIT_WORDS = ("quadrillion", "trillion", "billion", "million", "千万亿", "万亿", "亿", "万")
+
+
+def _target_unit(norm: str) -> str:
+    """The unit a conversion asks for: the last unit word in the question ("… 是多少 trillion")."""
+    positions = [(norm.rfind(unit), unit) for unit in _UNIT_WORDS if unit in norm]
+    return max(positions)[1] if positions else ""
