@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="marketbot", description="Answers about China's LLM public-cloud market.")
+    parser = argparse.ArgumentParser(
+        prog="marketbot", description="Answers about China's LLM public-cloud market."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     index = commands.add_parser("index", help="build or update the search index from the corpus")
     index.add_argument("--rebuild", action="store_true", help="drop the index and build it again")
@@ -70,11 +72,15 @@ def open_index(settings: Settings) -> Any:
 def load_pipeline(settings: Settings, with_index: bool = True) -> Pipeline:
     """The answer pipeline over the shipped corpus plus everything ingested into the data dir."""
     from knowledge.ingest import FactStore
+    from retrieval.llm import from_settings
     from retrieval.pipeline import Pipeline
 
     corpus = FactStore(settings.data_dir).corpus()
     index = open_index(settings) if with_index and _index_exists(settings) else None
-    return Pipeline.from_corpus(corpus, index=index)
+    llm = from_settings(
+        settings.llm_base_url, settings.llm_api_key.get_secret_value(), settings.llm_model, settings.llm_timeout
+    )
+    return Pipeline.from_corpus(corpus, index=index, llm=llm)
 
 
 def _index_exists(settings: Settings) -> bool:
@@ -91,8 +97,9 @@ def cmd_index(settings: Settings, args: argparse.Namespace) -> int:
     index = open_index(settings)
     names = {e.id: (e.name_zh, e.name_en) for e in corpus.entities}
     with _progress(sys.stderr) as progress:
-        report = index.sync(corpus.passages, list(corpus.facts), rebuild=args.rebuild, entity_names=names,
-                            progress=progress)
+        report = index.sync(
+            corpus.passages, list(corpus.facts), rebuild=args.rebuild, entity_names=names, progress=progress
+        )
     print(report.summary() if report.changed else f"nothing changed ({report.summary()})")
     return 0
 
@@ -106,7 +113,7 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     question = " ".join(args.question)
     if not question:
-        raise UserError("Give a question, e.g. marketbot ask \"2024 年公有云 Tokens 调用量是多少?\"")
+        raise UserError('Give a question, e.g. marketbot ask "2024 年公有云 Tokens 调用量是多少?"')
     answer = pipeline.answer(question)
     print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else answer.answer)
     return 0
@@ -147,8 +154,10 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
         for fact in result.new:
             print(f"  new: {fact.metric} {fact.entity} {fact.period} = {fact.value_text or fact.value}")
         for rev in result.revised:
-            print(f"  revised: {rev.after.metric} {rev.after.entity} {rev.after.period}: "
-                  f"{rev.before.value_text or rev.before.value} -> {rev.after.value_text or rev.after.value}")
+            print(
+                f"  revised: {rev.after.metric} {rev.after.entity} {rev.after.period}: "
+                f"{rev.before.value_text or rev.before.value} -> {rev.after.value_text or rev.after.value}"
+            )
     return 0
 
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 DEFAULT_FEED_KEYWORDS = ("IDC", "大模型公有云", "tokens", "调用量", "MaaS")
 

@@ -52,7 +52,12 @@ def _rows(path: Path) -> list[dict[str, str]]:
 def load_metrics(corpus_dir: Path) -> dict[str, MetricInfo]:
     return {
         row["metric"]: MetricInfo(
-            row["metric"], row["name_zh"], row["name_en"], row["kind"], row["measure_zh"], row["measure_en"],
+            row["metric"],
+            row["name_zh"],
+            row["name_en"],
+            row["kind"],
+            row["measure_zh"],
+            row["measure_en"],
             tuple(a for a in row.get("aliases", "").split("|") if a),
         )
         for row in _rows(corpus_dir / "metrics.csv")
@@ -65,4 +70,6 @@ def metric_info(metrics: dict[str, MetricInfo], metric: str) -> MetricInfo:
 
 
 def load_errata(corpus_dir: Path) -> list[Erratum]:
-    return [Erratum(r["source"], r["fragment"], r["note_zh"], r["note_en"]) for r in _rows(corpus_dir / "errata.csv")]
+    return [
+        Erratum(r["source"], r["fragment"], r["note_zh"], r["note_en"]) for r in _rows(corpus_dir / "errata.csv")
+    ]

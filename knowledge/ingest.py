@@ -7,7 +7,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -118,8 +117,9 @@ class FactStore:
         _atomic_write(target, path.read_bytes())
 
 
-def ingest(paths: Sequence[Path | str], store: FactStore, index: Indexer | None = None,
-           corpus_dir: Path | None = None) -> IngestResult:
+def ingest(
+    paths: Sequence[Path | str], store: FactStore, index: Indexer | None = None, corpus_dir: Path | None = None
+) -> IngestResult:
     """Validate all files, then store new and revised facts and articles, then update the index."""
     files = [Path(p) for p in paths]
     _check_files(files)
@@ -142,8 +142,14 @@ def ingest(paths: Sequence[Path | str], store: FactStore, index: Indexer | None 
             merged = store.corpus(corpus_dir)
             report = index.sync(merged.passages, list(merged.facts))
             summary = report.summary() if hasattr(report, "summary") else str(report)
-    return IngestResult(tuple(p.name for p in files), tuple(new), tuple(revised), tuple(unchanged),
-                        tuple(p.name for p in articles), summary)
+    return IngestResult(
+        tuple(p.name for p in files),
+        tuple(new),
+        tuple(revised),
+        tuple(unchanged),
+        tuple(p.name for p in articles),
+        summary,
+    )
 
 
 def diff(known: Iterable[Fact], incoming: Iterable[Fact]) -> tuple[list[Fact], list[Revision], list[Fact]]:
@@ -171,11 +177,23 @@ def _check_files(files: Sequence[Path]) -> None:
         if not path.is_file():
             problems.append(Problem(path.name, None, None, "file not found"))
         elif path.suffix.lower() not in TABLE_SUFFIXES:
-            problems.append(Problem(path.name, None, None,
-                                    f"unsupported file type {path.suffix or '(none)'}; use CSV, XLSX or Markdown"))
+            problems.append(
+                Problem(
+                    path.name,
+                    None,
+                    None,
+                    f"unsupported file type {path.suffix or '(none)'}; use CSV, XLSX or Markdown",
+                )
+            )
         elif path.stat().st_size > MAX_FILE_BYTES:
-            problems.append(Problem(path.name, None, None,
-                                    f"file is {path.stat().st_size / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES // 10**6} MB"))
+            problems.append(
+                Problem(
+                    path.name,
+                    None,
+                    None,
+                    f"file is {path.stat().st_size / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES // 10**6} MB",
+                )
+            )
     if problems:
         raise InvalidFileError(problems)
 
@@ -200,6 +218,3 @@ def _fact_to_json(fact: Fact) -> dict[str, Any]:
 
 def _fact_from_json(data: dict[str, Any]) -> Fact:
     return Fact(**{**data, "period": Period.parse(data["period"])})
-
-
-__all__ = ["FactStore", "IngestResult", "Revision", "diff", "ingest", "shutil"]

@@ -32,8 +32,11 @@ def fact_line(fact: Fact, resolver: Resolver, lang: Lang) -> str:
     else:
         value = format_count(fact.value, lang, fact.qualifier)  # type: ignore[arg-type]
     where = ", ".join(part for part in (fact.report, fact.published, fact.source) if part)
-    return t(lang, f"• {name} {fact.period.label('zh')} {metric}:{value}({where})",
-             f"• {name}, {fact.period.label('en')}, {metric}: {value} ({where})")
+    return t(
+        lang,
+        f"• {name} {fact.period.label('zh')} {metric}:{value}({where})",
+        f"• {name}, {fact.period.label('en')}, {metric}: {value} ({where})",
+    )
 
 
 def compose(draft: Draft, resolver: Resolver, lang: Lang) -> str:
@@ -49,9 +52,13 @@ def compose(draft: Draft, resolver: Resolver, lang: Lang) -> str:
         parts.append(header + "\n" + "\n".join(f"• {c.expression}" for c in draft.computations))
     for passage, excerpt in draft.passages:
         who = passage.author or passage.source
-        parts.append(t(lang, f"原文({who},{passage.source} 第 {passage.position + 1} 段):「{excerpt}」",
-                       f"From the article ({who}, {passage.source}, paragraph {passage.position + 1}): "
-                       f"“{excerpt}”"))
+        parts.append(
+            t(
+                lang,
+                f"原文({who},{passage.source} 第 {passage.position + 1} 段):「{excerpt}」",
+                f"From the article ({who}, {passage.source}, paragraph {passage.position + 1}): “{excerpt}”",
+            )
+        )
     if draft.notes:
         header = t(lang, "注意:", "Notes:")
         parts.append(header + "\n" + "\n".join(f"• {n}" for n in draft.notes))

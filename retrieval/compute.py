@@ -46,8 +46,16 @@ class Operand:
 
     @classmethod
     def of(cls, fact: Fact, *notes: str) -> Operand:
-        return cls(fact.metric, fact.entity, fact.period, fact.value, fact.unit, fact.qualifier, (fact,),
-                   notes=tuple(notes))
+        return cls(
+            fact.metric,
+            fact.entity,
+            fact.period,
+            fact.value,
+            fact.unit,
+            fact.qualifier,
+            (fact,),
+            notes=tuple(notes),
+        )
 
     @property
     def is_lower_bound(self) -> bool:
@@ -85,8 +93,9 @@ def difference(a: Operand, b: Operand, lang: Lang) -> Computation:
 
 def growth(new: Operand, old: Operand, lang: Lang) -> Computation:
     value = (new.value / old.value - 1) * 100
-    return Computation(f"({new.show(lang)} ÷ {old.show(lang)} − 1) × 100% ≈ {format_percent(value)}",
-                       value, "percent")
+    return Computation(
+        f"({new.show(lang)} ÷ {old.show(lang)} − 1) × 100% ≈ {format_percent(value)}", value, "percent"
+    )
 
 
 def total(operands: Sequence[Operand], lang: Lang) -> Computation:
@@ -106,8 +115,16 @@ def share_of(share: Operand, whole: Operand, lang: Lang) -> Operand:
     """A vendor's volume from its share of a total: 49.2% × 536.7 万亿."""
     value = share.value / 100 * whole.value
     step = Computation(f"{share.show(lang)} × {whole.show(lang)} ≈ {format_count(value, lang)}", value, "tokens")
-    return Operand("maas_tokens", share.entity, share.period, value, "tokens",
-                   combined_qualifier(share, whole), share.facts + whole.facts, share.steps + whole.steps + (step,))
+    return Operand(
+        "maas_tokens",
+        share.entity,
+        share.period,
+        value,
+        "tokens",
+        combined_qualifier(share, whole),
+        share.facts + whole.facts,
+        share.steps + whole.steps + (step,),
+    )
 
 
 def per_month(op: Operand, lang: Lang) -> Operand:
@@ -142,12 +159,15 @@ def month_to_daily(op: Operand, lang: Lang) -> Operand:
 
 
 def flat_full_year(half: Operand, lang: Lang) -> Computation:
-    """"If H2 equals H1": the full year is twice the half."""
+    """ "If H2 equals H1": the full year is twice the half."""
     value = half.value * 2
     return Computation(f"{half.show(lang)} × 2 = {format_count(value, lang)}", value, "tokens")
 
 
 def scaled(op: Operand, factor: float, lang: Lang) -> Computation:
     value = op.value * factor
-    return Computation(f"{op.show(lang)} × {format_ratio(factor)} ≈ {show_value(value, op.unit, lang)}",
-                       value, "tokens" if op.unit == "tokens" else "percent")
+    return Computation(
+        f"{op.show(lang)} × {format_ratio(factor)} ≈ {show_value(value, op.unit, lang)}",
+        value,
+        "tokens" if op.unit == "tokens" else "percent",
+    )

@@ -89,8 +89,15 @@ class Resolver:
 
     def default_entities(self, query: Query) -> list[str]:
         """Who a question means when it names nobody: the national count or the IDC market."""
-        national = next((e for e, entity in self.entities.items() if self.metric_of_kind(e, "daily")
-                         and contains_any(normalize(" ".join(entity.aliases)), NATIONAL_WORDS)), None)
+        national = next(
+            (
+                e
+                for e, entity in self.entities.items()
+                if self.metric_of_kind(e, "daily")
+                and contains_any(normalize(" ".join(entity.aliases)), NATIONAL_WORDS)
+            ),
+            None,
+        )
         market = self.market_entity()
         if query.has("share"):
             return self.share_entities()
@@ -108,7 +115,9 @@ class Resolver:
             named = [e for e in named if e != market]
         return named or self.default_entities(query)
 
-    def pair(self, entities: list[str], mentions: Sequence[PeriodMention]) -> list[tuple[str, PeriodMention | None]]:
+    def pair(
+        self, entities: list[str], mentions: Sequence[PeriodMention]
+    ) -> list[tuple[str, PeriodMention | None]]:
         """Match entities to periods: one each in order, or one shared by all."""
         if not mentions:
             return [(e, None) for e in entities]
@@ -182,15 +191,21 @@ class Resolver:
     def _has(self, subject: Subject, year: int) -> bool:
         assert subject.mention is not None
         period = Period.parse(subject.mention.canonical(year))
-        return bool(self.facts.get(subject.metric, subject.entity, period)
-                    or self._announced_in(subject.metric, subject.entity, period))
+        return bool(
+            self.facts.get(subject.metric, subject.entity, period)
+            or self._announced_in(subject.metric, subject.entity, period)
+        )
 
     @staticmethod
     def _with_year(subject: Subject, year: int) -> Subject:
         m = subject.mention
         assert m is not None
-        return Subject(subject.entity, subject.metric, PeriodMention(m.kind, year, m.index, m.text, m.start),
-                       subject.conversion)
+        return Subject(
+            subject.entity,
+            subject.metric,
+            PeriodMention(m.kind, year, m.index, m.text, m.start),
+            subject.conversion,
+        )
 
     # --- periods ----------------------------------------------------------------------------------------
 
@@ -207,8 +222,11 @@ class Resolver:
         if subject.conversion == "per_month":
             operand = compute.per_month(operand, lang)
         elif subject.conversion == "per_day":
-            operand = compute.month_to_daily(operand, lang) if self.kind(metric) == "monthly" \
+            operand = (
+                compute.month_to_daily(operand, lang)
+                if self.kind(metric) == "monthly"
                 else compute.per_day(operand, lang)
+            )
         elif subject.conversion == "to_month":
             operand = compute.daily_to_month(operand, lang)
         res.operands.append(operand)
@@ -226,13 +244,16 @@ class Resolver:
             res.missing.append(self._missing_text(total_metric, market, share.period, lang))
             return res
         res.operands.append(compute.share_of(Operand.of(share), Operand.of(whole), lang))
-        note = {"zh": "IDC 只公布份额,该厂商的调用量由份额 × 市场总量推算。",
-                "en": "IDC publishes shares only; the vendor's volume is derived as share × market total."}
+        note = {
+            "zh": "IDC 只公布份额,该厂商的调用量由份额 × 市场总量推算。",
+            "en": "IDC publishes shares only; the vendor's volume is derived as share × market total.",
+        }
         res.notes.append(note[lang])
         return res
 
-    def find_fact(self, metric: str, entity: str, mention: PeriodMention | None, lang: Lang,
-                  res: Resolution) -> Fact | None:
+    def find_fact(
+        self, metric: str, entity: str, mention: PeriodMention | None, lang: Lang, res: Resolution
+    ) -> Fact | None:
         if mention is None:
             latest = self.facts.latest(metric, entity)
             return self.facts.get(metric, entity, latest) if latest else None
@@ -249,8 +270,9 @@ class Resolver:
             return []
         return [f for f in self.facts.published_in(metric, entity, period) if not period.contains(f.period)]
 
-    def _fallback(self, metric: str, entity: str, mention: PeriodMention, period: Period, lang: Lang,
-                  res: Resolution) -> Fact | None:
+    def _fallback(
+        self, metric: str, entity: str, mention: PeriodMention, period: Period, lang: Lang, res: Resolution
+    ) -> Fact | None:
         announced = self._announced_in(metric, entity, period)
         if announced:
             fact = max(announced, key=lambda f: f.period)
@@ -283,8 +305,9 @@ class Resolver:
             return f"数据中没有{name}{period.label('zh')}的{what};现有期间:{have}。"
         return f"The data has no {what} for {name} in {period.label('en')}; periods it has: {have}."
 
-    def _relative_note(self, mention: PeriodMention, period: Period, lang: Lang,
-                       substitute: Period | None = None) -> str:
+    def _relative_note(
+        self, mention: PeriodMention, period: Period, lang: Lang, substitute: Period | None = None
+    ) -> str:
         if lang == "zh":
             text = f"「{mention.relative}」按今天的日期理解为 {period.label('zh')}"
             if substitute is not None:
@@ -292,7 +315,9 @@ class Resolver:
             return text + "。"
         text = f"“{mention.relative}” is taken as {period.label('en')} (from today's date)"
         if substitute is not None:
-            text += f"; the data has no figure for it yet, so the nearest period, {substitute.label('en')}, is used"
+            text += (
+                f"; the data has no figure for it yet, so the nearest period, {substitute.label('en')}, is used"
+            )
         return text + "."
 
     @staticmethod
@@ -304,10 +329,14 @@ class Resolver:
     @staticmethod
     def _announced_note(fact: Fact, asked: Period, lang: Lang) -> str:
         if lang == "zh":
-            return (f"{asked.label('zh')}没有单独的数字:{fact.published} 公布的是 {fact.period.label('zh')} 的数字"
-                    f"({fact.report}),按它回答。")
-        return (f"There is no figure for {asked.label('en')} itself: the figure announced on {fact.published} "
-                f"({fact.report}) is for {fact.period.label('en')}, and is used here.")
+            return (
+                f"{asked.label('zh')}没有单独的数字:{fact.published} 公布的是 {fact.period.label('zh')} 的数字"
+                f"({fact.report}),按它回答。"
+            )
+        return (
+            f"There is no figure for {asked.label('en')} itself: the figure announced on {fact.published} "
+            f"({fact.report}) is for {fact.period.label('en')}, and is used here."
+        )
 
     @staticmethod
     def _inside_note(asked: Period, used: Period, lang: Lang) -> str:

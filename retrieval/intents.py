@@ -6,13 +6,15 @@ cited figure or the result of a recorded computation.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Literal
 
 from knowledge.facts import Period
 from knowledge.loaders import Passage
-from knowledge.units import Quantity, format_count, format_percent, format_ratio, qualifier_words
+from knowledge.units import Quantity, format_count, format_percent, format_ratio
 from retrieval import compute
 from retrieval.compute import Computation, Operand
 from retrieval.find import Resolution, Resolver, Subject
@@ -48,10 +50,19 @@ class Drafter:
     def draft(self, query: Query) -> Draft | None:
         """A draft for a question about figures, or None when it is not one (try passages then)."""
         handler: Callable[[Query], Draft | None] = {
-            "value": self.value, "latest": self.value, "ratio": self.ratio, "difference": self.difference,
-            "growth": self.growth, "sum": self.sum, "rest": self.rest, "average": self.value,
-            "projection": self.projection, "ranking": self.ranking, "series": self.series,
-            "convert": self.convert, "claim": self.claim,
+            "value": self.value,
+            "latest": self.value,
+            "ratio": self.ratio,
+            "difference": self.difference,
+            "growth": self.growth,
+            "sum": self.sum,
+            "rest": self.rest,
+            "average": self.value,
+            "projection": self.projection,
+            "ranking": self.ranking,
+            "series": self.series,
+            "convert": self.convert,
+            "claim": self.claim,
         }.get(query.intent, self.value)
         return handler(query)
 
@@ -65,10 +76,15 @@ class Drafter:
 
     def pair_labels(self, a: Operand, b: Operand, lang: Lang) -> tuple[str, str]:
         """Labels for two operands with their values; the second drops the entity when it repeats."""
-        first = f"{self.label(a, lang)}({self.shown(a, lang)})" if lang == "zh" \
+        first = (
+            f"{self.label(a, lang)}({self.shown(a, lang)})"
+            if lang == "zh"
             else f"{self.label(a, lang)} ({self.shown(a, lang)})"
+        )
         second_name = b.period.label(lang) if a.entity == b.entity else self.label(b, lang)
-        second = f"{second_name}({self.shown(b, lang)})" if lang == "zh" else f"{second_name} ({self.shown(b, lang)})"
+        second = (
+            f"{second_name}({self.shown(b, lang)})" if lang == "zh" else f"{second_name} ({self.shown(b, lang)})"
+        )
         return first, second
 
     def shown(self, op: Operand, lang: Lang) -> str:
@@ -92,7 +108,7 @@ class Drafter:
         lang = query.lang
         lines = list(res.missing) if res else []
         headline = t(lang, "数据中没有这个问题的答案。", "That is not in the data.")
-        return Draft("not_found", headline, lines=lines + [self.coverage(lang)])
+        return Draft("not_found", headline, lines=[*lines, self.coverage(lang)])
 
     def coverage(self, lang: Lang) -> str:
         """What the data does cover, by metric: named entities and period range (no figures)."""
@@ -100,17 +116,24 @@ class Drafter:
         for metric in self.r.facts.metrics():
             entities = self.r.facts.entities(metric)
             periods = self.r.facts.periods(metric)
-            names = "、".join(self.r.entity_name(e, lang) for e in entities) if lang == "zh" \
+            names = (
+                "、".join(self.r.entity_name(e, lang) for e in entities)
+                if lang == "zh"
                 else ", ".join(self.r.entity_name(e, lang) for e in entities)
+            )
             span = f"{periods[0].label(lang)}–{periods[-1].label(lang)}" if periods else ""
-            parts.append(f"{self.r.metric_name(metric, lang)}({names};{span})" if lang == "zh"
-                         else f"{self.r.metric_name(metric, lang)} ({names}; {span})")
+            parts.append(
+                f"{self.r.metric_name(metric, lang)}({names};{span})"
+                if lang == "zh"
+                else f"{self.r.metric_name(metric, lang)} ({names}; {span})"
+            )
         return t(lang, "我有的数据:", "What I have: ") + ("; ".join(parts))
 
-    def _answered(self, headline: str, res: Resolution, *comps: Computation, lines: list[str] | None = None) -> Draft:
+    def _answered(
+        self, headline: str, res: Resolution, *comps: Computation, lines: list[str] | None = None
+    ) -> Draft:
         steps = [s for op in res.operands for s in op.steps]
-        return Draft("answered", headline, list(res.operands), steps + list(comps), list(res.notes),
-                     lines or [])
+        return Draft("answered", headline, list(res.operands), steps + list(comps), list(res.notes), lines or [])
 
     # --- intents ----------------------------------------------------------------------------------------
 
@@ -124,12 +147,20 @@ class Drafter:
         if len(res.operands) == 1:
             op = res.operands[0]
             what = self.describe(op, subjects[0], lang)
-            headline = t(lang, f"{self.label(op, lang)}的{what}{'约' if op.steps else ''}为 {self.shown(op, lang)}。",
-                         f"{what[:1].upper() + what[1:]} for {self.label(op, lang)}: "
-                         f"{'about ' if op.steps else ''}{self.shown(op, lang)}.")
+            headline = t(
+                lang,
+                f"{self.label(op, lang)}的{what}{'约' if op.steps else ''}为 {self.shown(op, lang)}。",
+                f"{what[:1].upper() + what[1:]} for {self.label(op, lang)}: "
+                f"{'about ' if op.steps else ''}{self.shown(op, lang)}.",
+            )
             if subjects[0].mention is None and self.r.kind(op.metric) != "total":
-                res.notes.append(t(lang, f"问题没有指定期间,给出最新的 {op.period.label(lang)}。",
-                                   f"No period given: this is the latest, {op.period.label(lang)}."))
+                res.notes.append(
+                    t(
+                        lang,
+                        f"问题没有指定期间,给出最新的 {op.period.label(lang)}。",
+                        f"No period given: this is the latest, {op.period.label(lang)}.",
+                    )
+                )
                 others = [f for f in self.r.facts.series(op.metric, op.entity) if f.period != op.period]
                 res.operands += [Operand.of(f) for f in others[-2:]]
             return self._answered(headline, res)
@@ -166,8 +197,9 @@ class Drafter:
         comp = compute.ratio(a, b, lang)
         self.flag(res, (a, b), lang)
         first, second = self.pair_labels(a, b, lang)
-        headline = t(lang, f"{first}是{second}的 {comp.result:.2f} 倍。",
-                     f"{first} is {comp.result:.2f} times {second}.")
+        headline = t(
+            lang, f"{first}是{second}的 {comp.result:.2f} 倍。", f"{first} is {comp.result:.2f} times {second}."
+        )
         return self._answered(headline, res, comp)
 
     def difference(self, query: Query) -> Draft | None:
@@ -185,10 +217,15 @@ class Drafter:
             comps.append(compute.growth(new, old, lang))
         self.flag(res, (new, old), lang)
         shown = comps[0].expression.split("= ")[-1]
-        extra = t(lang, f",增长 {format_percent(comps[1].result)}", f", up {format_percent(comps[1].result)}") \
-            if len(comps) > 1 else ""
+        extra = (
+            t(lang, f",增长 {format_percent(comps[1].result)}", f", up {format_percent(comps[1].result)}")
+            if len(comps) > 1
+            else ""
+        )
         first, second = self.pair_labels(new, old, lang)
-        headline = t(lang, f"{first}比{second}多 {shown}{extra}。", f"{first} is {shown} more than {second}{extra}.")
+        headline = t(
+            lang, f"{first}比{second}多 {shown}{extra}。", f"{first} is {shown} more than {second}{extra}."
+        )
         return self._answered(headline, res, *comps)
 
     def growth(self, query: Query) -> Draft | None:
@@ -200,15 +237,21 @@ class Drafter:
         lang = query.lang
         if new.unit == "percent":
             return self.difference(query)
-        pct, times, diff = compute.growth(new, old, lang), compute.ratio(new, old, lang), \
-            compute.difference(new, old, lang)
+        pct, times, diff = (
+            compute.growth(new, old, lang),
+            compute.ratio(new, old, lang),
+            compute.difference(new, old, lang),
+        )
         self.flag(res, (new, old), lang)
         first, second = self.pair_labels(old, new, lang)
-        headline = t(lang, f"从{first}到{second},增长了 {format_percent(pct.result)}"
-                           f"(是原来的 {format_ratio(times.result)},增加 {format_count(diff.result, lang)})。",
-                     f"From {first} to {second} it grew {format_percent(pct.result)} "
-                     f"({format_ratio(times.result)} the earlier figure, "
-                     f"+{format_count(diff.result, lang)}).")
+        headline = t(
+            lang,
+            f"从{first}到{second},增长了 {format_percent(pct.result)}"
+            f"(是原来的 {format_ratio(times.result)},增加 {format_count(diff.result, lang)})。",
+            f"From {first} to {second} it grew {format_percent(pct.result)} "
+            f"({format_ratio(times.result)} the earlier figure, "
+            f"+{format_count(diff.result, lang)}).",
+        )
         return self._answered(headline, res, pct, times, diff)
 
     def sum(self, query: Query) -> Draft | None:
@@ -221,8 +264,11 @@ class Drafter:
         comp = compute.total(res.operands, lang)
         names = t(lang, "、", ", ").join(self.r.entity_name(op.entity, lang) for op in res.operands)
         value = compute.show_value(comp.result, comp.unit, lang)
-        headline = t(lang, f"{names}{res.operands[0].period.label(lang)}合计 {value}。",
-                     f"{names} combined, {res.operands[0].period.label(lang)}: {value}.")
+        headline = t(
+            lang,
+            f"{names}{res.operands[0].period.label(lang)}合计 {value}。",
+            f"{names} combined, {res.operands[0].period.label(lang)}: {value}.",
+        )
         return self._answered(headline, res, comp)
 
     def rest(self, query: Query) -> Draft | None:
@@ -238,8 +284,11 @@ class Drafter:
         comp = compute.remainder(shares, lang)
         names = t(lang, "、", ", ").join(self.r.entity_name(op.entity, lang) for op in shares)
         period = shares[0].period.label(lang)
-        headline = t(lang, f"{period},{names}以外的厂商合计占 {format_percent(comp.result)}。",
-                     f"In {period}, vendors other than {names} held {format_percent(comp.result)} combined.")
+        headline = t(
+            lang,
+            f"{period},{names}以外的厂商合计占 {format_percent(comp.result)}。",
+            f"In {period}, vendors other than {names} held {format_percent(comp.result)} combined.",
+        )
         return self._answered(headline, res, comp)
 
     def ranking(self, query: Query) -> Draft | None:
@@ -248,24 +297,34 @@ class Drafter:
         if metric is None:
             return None
         mention = query.periods[0] if query.periods else None
-        period: Period | None = Period.parse(mention.canonical()) if mention and mention.year else \
-            self.r.facts.latest(metric)
+        period: Period | None = (
+            Period.parse(mention.canonical()) if mention and mention.year else self.r.facts.latest(metric)
+        )
         facts = sorted(self.r.facts.lookup(metric=metric, period=period), key=lambda f: -f.value) if period else []
         if not facts:
             return self.not_found(query)
         rank = min(query.rank or 1, len(facts))
         top = facts[rank - 1]
         ops = [Operand.of(f) for f in facts]
-        lines = [f"{i}. {self.r.entity_name(f.entity, lang)}: {format_percent(f.value)}"
-                 for i, f in enumerate(facts, 1)]
+        lines = [
+            f"{i}. {self.r.entity_name(f.entity, lang)}: {format_percent(f.value)}" for i, f in enumerate(facts, 1)
+        ]
         assert period is not None
-        headline = t(lang, f"{period.label('zh')},按 IDC 口径排名第 {rank} 的是{self.r.entity_name(top.entity, lang)},"
-                           f"份额 {format_percent(top.value)}。",
-                     f"In {period.label('en')}, number {rank} by IDC's measure is "
-                     f"{self.r.entity_name(top.entity, lang)} with {format_percent(top.value)}.")
+        headline = t(
+            lang,
+            f"{period.label('zh')},按 IDC 口径排名第 {rank} 的是{self.r.entity_name(top.entity, lang)},"
+            f"份额 {format_percent(top.value)}。",
+            f"In {period.label('en')}, number {rank} by IDC's measure is "
+            f"{self.r.entity_name(top.entity, lang)} with {format_percent(top.value)}.",
+        )
         res = Resolution(ops)
-        res.notes.append(t(lang, f"IDC 只公布了前 {len(facts)} 家的份额。",
-                           f"IDC's published figures name the top {len(facts)} vendors only."))
+        res.notes.append(
+            t(
+                lang,
+                f"IDC 只公布了前 {len(facts)} 家的份额。",
+                f"IDC's published figures name the top {len(facts)} vendors only.",
+            )
+        )
         return self._answered(headline, res, lines=lines)
 
     def series(self, query: Query) -> Draft | None:
@@ -278,12 +337,15 @@ class Drafter:
         if not facts:
             return self.not_found(query, res)
         ops = [Operand.of(f) for f in facts]
-        comps = [compute.ratio(b, a, lang) for a, b in zip(ops, ops[1:], strict=False)]
+        comps = [compute.ratio(b, a, lang) for a, b in pairwise(ops)]
         lines = [f"{op.period.label(lang)}: {self.shown(op, lang)}" for op in ops]
         name = self.r.entity_name(subject.entity, lang)
         metric = self.r.metric_name(subject.metric, lang)
-        headline = t(lang, f"{name}{metric}的变化({len(ops)} 个数据点):",
-                     f"{name}'s {metric} over time ({len(ops)} data points):")
+        headline = t(
+            lang,
+            f"{name}{metric}的变化({len(ops)} 个数据点):",
+            f"{name}'s {metric} over time ({len(ops)} data points):",
+        )
         out = Resolution(ops, res.notes)
         self.flag(out, tuple(ops), lang)
         return self._answered(headline, out, *comps, lines=lines)
@@ -304,19 +366,27 @@ class Drafter:
         half = halves[-1]
         comp = compute.flat_full_year(half, lang)
         year = half.period.year
-        headline = t(lang, f"如果 {year} 年下半年与上半年持平,{year} 全年约为 {format_count(comp.result, lang)}。",
-                     f"If H2 {year} matches H1, the full year {year} comes to about "
-                     f"{format_count(comp.result, lang)}.")
+        headline = t(
+            lang,
+            f"如果 {year} 年下半年与上半年持平,{year} 全年约为 {format_count(comp.result, lang)}。",
+            f"If H2 {year} matches H1, the full year {year} comes to about {format_count(comp.result, lang)}.",
+        )
         comps = [comp]
         previous = self.r.facts.get(half.metric, half.entity, Period.of_year(year - 1))
         if previous is not None:
             prev = Operand.of(previous)
             res.operands.append(prev)
-            full = Operand(half.metric, half.entity, Period.of_year(year), comp.result, "tokens", half.qualifier,
-                           half.facts)
+            full = Operand(
+                half.metric, half.entity, Period.of_year(year), comp.result, "tokens", half.qualifier, half.facts
+            )
             comps.append(compute.ratio(full, prev, lang))
-        res.notes.append(t(lang, "这是简单推算,不是数据;实际全年以 IDC 公布为准。",
-                           "This is a simple projection, not data; IDC's full-year figure will tell."))
+        res.notes.append(
+            t(
+                lang,
+                "这是简单推算,不是数据;实际全年以 IDC 公布为准。",
+                "This is a simple projection, not data; IDC's full-year figure will tell.",
+            )
+        )
         return self._answered(headline, res, *comps)
 
     def convert(self, query: Query) -> Draft | None:
@@ -327,8 +397,11 @@ class Drafter:
         q = counts[0]
         zh, en = format_count(q.value, "zh", q.qualifier), format_count(q.value, "en", q.qualifier)
         scientific = f"{q.value:.4g}".replace("e+", "e")
-        headline = t(lang, f"{q.text} = {en}(英文写法)= {zh} = {scientific}。",
-                     f"{q.text} = {zh} (Chinese units) = {en} = {scientific}.")
+        headline = t(
+            lang,
+            f"{q.text} = {en}(英文写法)= {zh} = {scientific}。",
+            f"{q.text} = {zh} (Chinese units) = {en} = {scientific}.",
+        )
         comp = Computation(f"{q.text} = {scientific}", q.value, "tokens")
         return Draft("answered", headline, computations=[comp])
 
@@ -344,27 +417,46 @@ class Drafter:
         return self._verdict(claimed, op, res, lang)
 
     def _verdict(self, claimed: Quantity, op: Operand, res: Resolution, lang: Lang) -> Draft:
-        comp = compute.ratio(Operand(op.metric, op.entity, op.period, claimed.value, op.unit, claimed.qualifier,
-                                     ()), op, lang)
+        comp = compute.ratio(
+            Operand(op.metric, op.entity, op.period, claimed.value, op.unit, claimed.qualifier, ()), op, lang
+        )
         factor = comp.result
         claim_text = claimed.text or format_count(claimed.value, lang)
         data_text = self.shown(op, lang)
         if 0.95 <= factor <= 1.05 or (claimed.qualifier == "at_least" and 0.9 <= factor <= 1.05):
-            verdict = t(lang, f"基本正确:数据显示 {data_text},与「{claim_text}」相符。",
-                        f"Supported: the data shows {data_text}, consistent with “{claim_text}”.")
+            verdict = t(
+                lang,
+                f"基本正确:数据显示 {data_text},与「{claim_text}」相符。",
+                f"Supported: the data shows {data_text}, consistent with “{claim_text}”.",
+            )
         else:
-            power = round(_log10(1 / factor)) if factor > 0 else 0
-            off = t(lang, f",相差约 10^{abs(power)} 倍,像是单位写错了", f", off by about 10^{abs(power)}, "
-                    "which looks like a unit slip") if abs(power) >= 2 else ""
-            verdict = t(lang, f"不对:数据显示 {data_text},而说法是「{claim_text}」{off}。",
-                        f"Not supported: the data shows {data_text}, while the claim says “{claim_text}”{off}.")
+            power = round(math.log10(1 / factor)) if factor > 0 else 0
+            off = (
+                t(
+                    lang,
+                    f",相差约 10^{abs(power)} 倍,像是单位写错了",
+                    f", off by about 10^{abs(power)}, which looks like a unit slip",
+                )
+                if abs(power) >= 2
+                else ""
+            )
+            verdict = t(
+                lang,
+                f"不对:数据显示 {data_text},而说法是「{claim_text}」{off}。",
+                f"Not supported: the data shows {data_text}, while the claim says “{claim_text}”{off}.",
+            )
         return self._answered(verdict, res, comp)
 
     def flag(self, res: Resolution, ops: tuple[Operand, ...], lang: Lang) -> None:
         """Caveats a comparison needs: lower bounds, and figures from different measures."""
         if any(op.is_lower_bound for op in ops):
-            res.notes.append(t(lang, "标「超过」的数字是下限,据此算出的结果只是近似。",
-                               "Figures marked “more than” are lower bounds, so results from them are approximate."))
+            res.notes.append(
+                t(
+                    lang,
+                    "标「超过」的数字是下限,据此算出的结果只是近似。",
+                    "Figures marked “more than” are lower bounds, so results from them are approximate.",
+                )
+            )
         metrics = list(dict.fromkeys(op.metric for op in ops))
         if len(metrics) > 1:
             measures = [self.r.metrics.get(m) for m in metrics]
@@ -373,12 +465,3 @@ class Drafter:
         halves = {op.period.kind for op in ops}
         if "half" in halves and "year" in halves:
             res.notes.append(t(lang, "这是半年与全年相比。", "Note: this compares a half year with a full year."))
-
-
-def _log10(x: float) -> float:
-    import math
-
-    return math.log10(x)
-
-
-__all__ = ["Draft", "Drafter", "qualifier_words"]

@@ -19,8 +19,21 @@ from retrieval import vocabulary as v
 Lang = Literal["zh", "en"]
 Measure = Literal["share", "daily", "monthly", "volume"]
 Intent = Literal[
-    "value", "ratio", "difference", "growth", "sum", "rest", "average", "projection", "ranking", "latest",
-    "series", "convert", "why", "claim", "unknown",
+    "value",
+    "ratio",
+    "difference",
+    "growth",
+    "sum",
+    "rest",
+    "average",
+    "projection",
+    "ranking",
+    "latest",
+    "series",
+    "convert",
+    "why",
+    "claim",
+    "unknown",
 ]
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -135,8 +148,16 @@ _MONTHS = "|".join(sorted(v.MONTH_NAMES, key=len, reverse=True))
 _HALF_ZH = {"上": 1, "下": 2}
 _QUARTER_ZH = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
 _CN_MONTH = "十二|十一|十|一|二|三|四|五|六|七|八|九"
-_RELATIVE_YEARS = {"前年": -2, "去年": -1, "今年": 0, "明年": 1, "the year before last": -2, "last year": -1,
-                   "this year": 0, "next year": 1}
+_RELATIVE_YEARS = {
+    "前年": -2,
+    "去年": -1,
+    "今年": 0,
+    "明年": 1,
+    "the year before last": -2,
+    "last year": -1,
+    "this year": 0,
+    "next year": 1,
+}
 
 # (pattern, builder) pairs, tried in order; each match blanks its span so later patterns skip it.
 _PERIOD_RULES: list[tuple[str, str]] = [
@@ -179,13 +200,19 @@ def find_periods(norm: str, today: date) -> list[PeriodMention]:
             mention = _build_period(rule, match, today)
             if mention is None:
                 continue
-            if rule == "bare_month" and match.group("mn" if "mn" in match.groupdict() else "m") in ("may", "mar"):
-                # "may" is also a verb; only a month when a month-ish context word is near.
-                if not re.search(r"(in|of|during|since|from|to|until|by|end of) " + match.group(0), norm):
-                    continue
+            if rule == "bare_month" and _verb_not_month(match, norm):
+                continue
             found.append(mention)
             norm = norm[: match.start()] + " " * (match.end() - match.start()) + norm[match.end() :]
     return sorted(found, key=lambda m: m.start)
+
+
+def _verb_not_month(match: re.Match[str], norm: str) -> bool:
+    """ "may" and "mar" are also words; without a year they are a month only after a preposition."""
+    name = match.groupdict().get("mn")
+    if name not in ("may", "mar"):
+        return False
+    return re.search(r"(?:in|of|during|since|from|to|until|by|end of|and) " + name + r"(?![a-z])", norm) is None
 
 
 def _build_period(rule: str, m: re.Match[str], today: date) -> PeriodMention | None:
@@ -250,12 +277,26 @@ def inherit_years(periods: list[PeriodMention]) -> list[PeriodMention]:
 
 def find_cues(norm: str) -> frozenset[str]:
     table = {
-        "ratio": v.RATIO_WORDS, "difference": v.DIFFERENCE_WORDS, "growth": v.GROWTH_WORDS, "sum": v.SUM_WORDS,
-        "rest": v.REST_WORDS, "average": v.AVERAGE_WORDS, "projection": v.PROJECTION_WORDS,
-        "ranking": v.RANKING_WORDS, "latest": v.LATEST_WORDS, "series": v.SERIES_WORDS,
-        "convert": v.CONVERT_WORDS, "why": v.WHY_WORDS, "claim": v.CLAIM_WORDS, "article": v.ARTICLE_WORDS,
-        "share": v.SHARE_WORDS, "daily": v.DAILY_WORDS, "monthly": v.MONTHLY_WORDS, "volume": v.VOLUME_WORDS,
-        "market": v.MARKET_WORDS, "national": v.NATIONAL_WORDS,
+        "ratio": v.RATIO_WORDS,
+        "difference": v.DIFFERENCE_WORDS,
+        "growth": v.GROWTH_WORDS,
+        "sum": v.SUM_WORDS,
+        "rest": v.REST_WORDS,
+        "average": v.AVERAGE_WORDS,
+        "projection": v.PROJECTION_WORDS,
+        "ranking": v.RANKING_WORDS,
+        "latest": v.LATEST_WORDS,
+        "series": v.SERIES_WORDS,
+        "convert": v.CONVERT_WORDS,
+        "why": v.WHY_WORDS,
+        "claim": v.CLAIM_WORDS,
+        "article": v.ARTICLE_WORDS,
+        "share": v.SHARE_WORDS,
+        "daily": v.DAILY_WORDS,
+        "monthly": v.MONTHLY_WORDS,
+        "volume": v.VOLUME_WORDS,
+        "market": v.MARKET_WORDS,
+        "national": v.NATIONAL_WORDS,
     }
     return frozenset(cue for cue, words in table.items() if contains_any(norm, words))
 
@@ -299,7 +340,9 @@ def understand(question: str, entities: Sequence[Entity], today: date | None = N
     entity_ids, rest = find_entities(norm, entity_patterns(entities))
     periods = inherit_years(find_periods(rest, today))
     quantities = tuple(found.quantity for found in find_quantities(text))
-    cues = find_cues(norm) | ({"if "} if re.search(r"如果|假如|假设|(?<![a-z])if |assuming|suppose", norm) else set())
+    cues = find_cues(norm) | (
+        {"if "} if re.search(r"如果|假如|假设|(?<![a-z])if |assuming|suppose", norm) else set()
+    )
     intent = choose_intent(cues, quantities, len(entity_ids), len(periods))
     return Query(
         text=text,

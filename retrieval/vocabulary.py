@@ -1,57 +1,92 @@
 """The words the rules listen for: measures, intents, period words, vendors the data does not cover.
 
 Kept apart from the rules so that adding a phrasing is a one-line data change, never a new branch.
+Word lists are "|"-separated strings, matched on lower-cased, NFKC-normalised text.
 """
 
 from __future__ import annotations
 
-# Words that say which measure a question is about. Matched on lower-cased, NFKC-normalised text.
-SHARE_WORDS = ("份额", "市场份额", "占比", "市占率", "占有率", "share", "market share")
-DAILY_WORDS = ("日均", "每天", "每日", "一天", "单日", "daily", "per day", "a day", "each day")
-MONTHLY_WORDS = ("月均", "每月", "每个月", "单月", "一个月", "monthly", "per month", "a month", "each month")
-VOLUME_WORDS = (
-    "调用量", "调用", "tokens", "token", "词元", "用量", "使用量", "消耗量", "volume", "usage", "processed",
-    "served", "总量", "规模",
-)
-MARKET_WORDS = ("公有云", "public cloud", "maas", "idc", "大模型云", "模型即服务", "市场", "market")
-NATIONAL_WORDS = ("全国", "我国", "国家数据局", "nationwide", "national", "whole country", "national data administration")
-CHINA_WORDS = ("中国", "china", "chinese", "国内")
 
-# Intent cues. Order of checking lives in understand.py; each tuple is a set of alternatives.
-RATIO_WORDS = ("几倍", "多少倍", "倍数", "倍", "how many times", "times larger", "times bigger", "times more",
-               "times as", "times the", "multiple of", "ratio")
-DIFFERENCE_WORDS = ("差值", "差距", "差多少", "相差", "多多少", "少多少", "多了多少", "增加了多少", "增长了多少",
-                    "涨了多少", "多出", "how much more", "how much less", "difference", "gap", "how much did",
-                    "increase by", "grow by", "grew by", "more tokens", "how many more")
-GROWTH_WORDS = ("增长率", "增速", "增幅", "增长了百分之", "百分之多少", "涨幅", "同比", "环比", "growth rate",
-                "percent", "percentage", "% growth", "grow", "grew", "growth", "increase", "增长", "涨")
-SUM_WORDS = ("合计", "加起来", "总共", "一共", "共计", "之和", "combined", "together", "in total", "sum of", "add up")
-REST_WORDS = ("以外", "之外", "其他", "其余", "剩下", "剩余", "除了", "除去", "others", "the rest", "other vendors",
-              "excluding", "apart from", "besides", "everyone else", "remaining")
-AVERAGE_WORDS = ("平均", "average", "on average", "mean", "均")
-PROJECTION_WORDS = ("如果", "假如", "假设", "按照", "照此", "持平", "保持", "不变", "一样", "预计", "预测", "推算",
-                    "if ", "assuming", "suppose", "stays", "flat", "same pace", "project", "extrapolat",
-                    "would the full year", "full-year estimate")
-RANKING_WORDS = ("第一", "第二", "第三", "排名", "排第", "哪家", "谁", "领先", "最大", "最多", "最高", "龙头", "老大",
-                 "leads", "leader", "leading", "largest", "biggest", "top", "rank", "ranking", "first place",
-                 "second", "third", "who ", "which vendor", "which cloud", "number one", "no. 1", "#1")
-LATEST_WORDS = ("最新", "最近", "目前", "现在", "当前", "latest", "most recent", "newest", "current", "now")
-SERIES_WORDS = ("变化", "趋势", "走势", "历程", "历史", "各期", "每期", "一路", "演变", "over time", "trend",
-                "history", "changed", "evolve", "series", "trajectory", "each period", "all periods")
-CONVERT_WORDS = ("换成", "换算", "折合", "等于多少", "是多少 trillion", "用英文", "英文", "用中文", "convert",
-                 "in trillion", "in 万亿", "expressed in", "how many trillion", "how many 万亿", "how much is",
-                 "in chinese units", "in english")
-WHY_WORDS = ("为什么", "为何", "原因", "发生了什么", "怎么回事", "什么事", "由于", "因为什么", "驱动", "拐点",
-             "why", "what happened", "reason", "cause", "driver", "what drove", "explain", "turning point",
-             "inflection")
-CLAIM_WORDS = ("对吗", "对不对", "是否正确", "正确吗", "是真的吗", "真的吗", "属实", "准确吗", "靠谱吗", "有误",
-               "没错吧", "是不是", "is it true", "is that right", "is this right", "correct?", "accurate",
-               "true?", "right?", "fact-check", "fact check", "verify", "check the claim", "claims that",
-               "says that", "said that")
-ARTICLE_WORDS = ("文章", "作者", "阑夕", "文中", "原文", "article", "author", "the piece", "the post")
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(word for word in text.split("|") if word)
+
+
+SHARE_WORDS = _words("份额|市场份额|占比|市占率|占有率|share|market share|")
+
+DAILY_WORDS = _words("日均|每天|每日|一天|单日|daily|per day|a day|each day|")
+
+MONTHLY_WORDS = _words("月均|每月|每个月|单月|一个月|monthly|per month|a month|each month|")
+
+VOLUME_WORDS = _words("调用量|调用|tokens|token|词元|用量|使用量|消耗量|volume|usage|processed|served|总量|规模|")
+
+MARKET_WORDS = _words("公有云|public cloud|maas|idc|大模型云|模型即服务|市场|market|")
+
+NATIONAL_WORDS = _words("全国|我国|国家数据局|nationwide|national|whole country|national data administration|")
+
+CHINA_WORDS = _words("中国|china|chinese|国内|")
+
+RATIO_WORDS = _words(
+    "几倍|多少倍|倍数|倍|how many times|times larger|times bigger|times more|times as|times the|multiple of|ratio|"
+)
+
+DIFFERENCE_WORDS = _words(
+    "差值|差距|差多少|相差|多多少|少多少|多了多少|增加了多少|增长了多少|涨了多少|多出|how much more|how much less|difference|gap|"
+    "how much did|increase by|grow by|grew by|more tokens|how many more|高了|低了|高多少|低多少|百分点|"
+    "percentage point|points|how much higher|how much lower|"
+)
+
+GROWTH_WORDS = _words(
+    "增长率|增速|增幅|增长了百分之|百分之多少|涨幅|同比|环比|growth rate|percent|percentage|% growth|grow|grew|growth|"
+    "increase|增长|涨|"
+)
+
+SUM_WORDS = _words("合计|加起来|总共|一共|共计|之和|combined|together|in total|sum of|add up|")
+
+REST_WORDS = _words(
+    "以外|之外|其他|其余|剩下|剩余|除了|除去|others|the rest|other vendors|excluding|apart from|besides|"
+    "everyone else|remaining|"
+)
+
+AVERAGE_WORDS = _words("平均|average|on average|mean|均|")
+
+PROJECTION_WORDS = _words(
+    "如果|假如|假设|按照|照此|持平|保持|不变|一样|预计|预测|推算|if |assuming|suppose|stays|flat|same pace|project|"
+    "extrapolat|would the full year|full-year estimate|"
+)
+
+RANKING_WORDS = _words(
+    "第一|第二|第三|排名|排第|哪家|谁|领先|最大|最多|最高|龙头|老大|leads|leader|leading|largest|biggest|top|rank|"
+    "ranking|first place|second|third|who |which vendor|which cloud|number one|no. 1|#1|"
+)
+
+LATEST_WORDS = _words("最新|最近|目前|现在|当前|latest|most recent|newest|current|now|")
+
+SERIES_WORDS = _words(
+    "变化|趋势|走势|历程|历史|各期|每期|一路|演变|over time|trend|history|changed|evolve|series|trajectory|"
+    "each period|all periods|"
+)
+
+CONVERT_WORDS = _words(
+    "换成|换算|折合|等于多少|是多少 trillion|用英文|英文|用中文|convert|in trillion|in 万亿|expressed in|"
+    "how many trillion|how many 万亿|how much is|in chinese units|in english|"
+)
+
+WHY_WORDS = _words(
+    "为什么|为何|原因|发生了什么|怎么回事|什么事|由于|因为什么|驱动|拐点|why|what happened|reason|cause|driver|what drove|"
+    "explain|turning point|inflection|"
+)
+
+CLAIM_WORDS = _words(
+    "对吗|对不对|是否正确|正确吗|是真的吗|真的吗|属实|准确吗|靠谱吗|有误|没错吧|是不是|is it true|is that right|is this right|"
+    "correct?|accurate|true?|right?|fact-check|fact check|verify|check the claim|claims that|"
+    "says that|said that|"
+)
+
+ARTICLE_WORDS = _words("文章|作者|阑夕|文中|原文|article|author|the piece|the post|")
 
 # Cloud and AI companies users ask about that the data does not cover. A question whose subject is one of
 # these (and none of ours) is answered "not in the data", listing what is covered instead.
+# fmt: off
 OTHER_VENDORS: dict[str, tuple[str, str]] = {
     "microsoft": ("微软", "Microsoft"), "azure": ("微软 Azure", "Microsoft Azure"), "微软": ("微软", "Microsoft"),
     "aws": ("亚马逊 AWS", "AWS"), "amazon": ("亚马逊", "Amazon"), "亚马逊": ("亚马逊", "Amazon"),
@@ -92,17 +127,25 @@ GLOSSARY: dict[str, str] = {
     "volume": "调用量", "tokens": "Tokens 调用量", "usage": "调用量 使用量", "doubao": "豆包",
     "volcano": "火山引擎", "bytedance": "字节", "google": "Google", "deepseek": "DeepSeek",
 }
+# fmt: on
 
+# fmt: off
 MONTH_NAMES = {
     "january": 1, "jan": 1, "february": 2, "feb": 2, "march": 3, "mar": 3, "april": 4, "apr": 4, "may": 5,
     "june": 6, "jun": 6, "july": 7, "jul": 7, "august": 8, "aug": 8, "september": 9, "sept": 9, "sep": 9,
     "october": 10, "oct": 10, "november": 11, "nov": 11, "december": 12, "dec": 12,
 }
+# fmt: on
 
+# fmt: off
 CHINESE_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10,
                   "十一": 11, "十二": 12}
+# fmt: on
+
+# fmt: off
 ORDINALS = {
     "第一": 1, "第二": 2, "第三": 3, "第四": 4, "first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1,
     "2nd": 2, "3rd": 3, "4th": 4, "top": 1, "leads": 1, "leader": 1, "leading": 1, "largest": 1,
     "biggest": 1, "最大": 1, "领先": 1, "龙头": 1, "老大": 1, "number one": 1, "no. 1": 1, "#1": 1,
 }
+# fmt: on
