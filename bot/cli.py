@@ -76,7 +76,11 @@ def load_pipeline(settings: Settings, with_index: bool = True) -> Pipeline:
     from retrieval.pipeline import Pipeline
 
     corpus = FactStore(settings.data_dir).corpus()
-    index = open_index(settings) if with_index and _index_exists(settings) else None
+    use_index = with_index and _index_exists(settings)
+
+    def index() -> Any:
+        return open_index(settings) if use_index else None
+
     llm = from_settings(
         settings.llm_base_url, settings.llm_api_key.get_secret_value(), settings.llm_model, settings.llm_timeout
     )
@@ -105,15 +109,15 @@ def cmd_index(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
+    question = " ".join(args.question)
+    if not question and not args.batch:
+        raise UserError('Give a question, e.g. marketbot ask "2024 年公有云 Tokens 调用量是多少?"')
     pipeline = load_pipeline(settings, with_index=not args.no_index)
     if args.batch:
         source = sys.stdin if args.batch == "-" else open(args.batch, encoding="utf-8")  # noqa: SIM115
         with source:
             answer_lines(pipeline, source, sys.stdout)
         return 0
-    question = " ".join(args.question)
-    if not question:
-        raise UserError('Give a question, e.g. marketbot ask "2024 年公有云 Tokens 调用量是多少?"')
     answer = pipeline.answer(question)
     print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else answer.answer)
     return 0

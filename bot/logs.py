@@ -30,5 +30,5 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "chromadb", "jieba", "urllib3", "matplotlib"):
+    for noisy in ("httpx", "httpcore", "chromadb", "jieba", "urllib3", "matplotlib", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -87,17 +87,22 @@ class Resolver:
 
     # --- subjects ---------------------------------------------------------------------------------------
 
+    def national_entity(self) -> str | None:
+        """The entity of the national count (named 全国/我国/国家数据局 among its aliases)."""
+        for entity_id, entity in self.entities.items():
+            if self.metric_of_kind(entity_id, "daily") and contains_any(
+                normalize(" ".join(entity.aliases)), NATIONAL_WORDS
+            ):
+                return entity_id
+        return None
+
+    def scope_entities(self) -> set[str]:
+        """Entities that stand for a whole market or country rather than one company."""
+        return {e for e in (self.market_entity(), self.national_entity()) if e}
+
     def default_entities(self, query: Query) -> list[str]:
         """Who a question means when it names nobody: the national count or the IDC market."""
-        national = next(
-            (
-                e
-                for e, entity in self.entities.items()
-                if self.metric_of_kind(e, "daily")
-                and contains_any(normalize(" ".join(entity.aliases)), NATIONAL_WORDS)
-            ),
-            None,
-        )
+        national = self.national_entity()
         market = self.market_entity()
         if query.has("share"):
             return self.share_entities()
@@ -171,6 +176,17 @@ class Resolver:
                 continue
             result.append(Subject(entity, chosen[0], mention, chosen[1]))
         return result, unusable
+
+    def common_period(self, subjects: list[Subject]) -> list[Subject]:
+        """Several figures with no period named: compare them at the latest period they all have."""
+        if len(subjects) < 2 or any(s.mention is not None for s in subjects):
+            return subjects
+        shared = set.intersection(*(set(self.facts.periods(s.metric, s.entity)) for s in subjects))
+        if not shared:
+            return subjects
+        latest = max(shared)
+        mention = PeriodMention(latest.kind, latest.year, latest.index, str(latest), -1)
+        return [Subject(s.entity, s.metric, mention, s.conversion) for s in subjects]
 
     def settle_years(self, subjects: list[Subject], lang: Lang) -> tuple[list[Subject], list[str]]:
         """Give every year-less mention one shared year: the latest in which all of them have data."""

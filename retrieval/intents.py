@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Literal
 
@@ -18,10 +18,14 @@ from knowledge.units import Quantity, format_count, format_percent, format_ratio
 from retrieval import compute
 from retrieval.compute import Computation, Operand
 from retrieval.find import Resolution, Resolver, Subject
-from retrieval.understand import Query
+from retrieval.understand import PeriodMention, Query
 
 Lang = Literal["zh", "en"]
 Status = Literal["answered", "not_found"]
+
+
+# Finds the period a claim refers to in the sources when the question names none ("文章说…").
+ClaimContext = Callable[[Query, Quantity], "PeriodMention | None"]
 
 
 def t(lang: Lang, zh: str, en: str) -> str:
@@ -44,11 +48,18 @@ class Draft:
 class Drafter:
     """Drafts answers for each intent over one resolver (and so one facts table)."""
 
-    def __init__(self, resolver: Resolver) -> None:
+    def __init__(self, resolver: Resolver, claim_context: ClaimContext | None = None) -> None:
         self.r = resolver
+        self.claim_context = claim_context
 
     def draft(self, query: Query) -> Draft | None:
         """A draft for a question about figures, or None when it is not one (try passages then)."""
+        if (
+            query.intent in ("value", "latest")
+            and query.has("ranking")
+            and set(query.entities) <= {self.r.market_entity()}
+        ):
+            query = replace(query, intent="ranking")
         handler: Callable[[Query], Draft | None] = {
             "value": self.value,
             "latest": self.value,
@@ -95,7 +106,7 @@ class Drafter:
     def gather(self, query: Query) -> tuple[Resolution, list[Subject]]:
         """Resolve every subject of the question; notes and missing parts are collected in order."""
         subjects, _ = self.r.subjects(query)
-        subjects, notes = self.r.settle_years(subjects, query.lang)
+        subjects, notes = self.r.settle_years(self.r.common_period(subjects), query.lang)
         total = Resolution(notes=notes)
         for subject in subjects:
             one = self.r.resolve(subject, query.lang)
@@ -391,9 +402,16 @@ class Drafter:
 
     def convert(self, query: Query) -> Draft | None:
         counts = [q for q in query.quantities if q.kind == "count"]
-        if not counts:
-            return None
         lang = query.lang
+        if query.unreadable:
+            return Draft("not_found", query.unreadable)
+        if not counts:
+            headline = t(
+                lang,
+                "没能读出要换算的数字。请写成 536.7 万亿、1.3 quadrillion、1.5e15 这样的形式。",
+                "I could not read the number to convert. Write it like 536.7 trillion, 536.7 万亿 or 1.5e15.",
+            )
+            return Draft("not_found", headline)
         q = counts[0]
         zh, en = format_count(q.value, "zh", q.qualifier), format_count(q.value, "en", q.qualifier)
         scientific = f"{q.value:.4g}".replace("e+", "e")
@@ -406,38 +424,50 @@ class Drafter:
         return Draft("answered", headline, computations=[comp])
 
     def claim(self, query: Query) -> Draft | None:
-        res, subjects = self.gather(query)
-        if not subjects or not res.operands:
-            return self.not_found(query, res) if subjects else None
-        lang = query.lang
         claimed = next((q for q in query.quantities if q.kind in ("count", "percent")), None)
         if claimed is None:
             return None
-        op = res.operands[0]
-        return self._verdict(claimed, op, res, lang)
+        if not query.periods and self.claim_context is not None:
+            mention = self.claim_context(query, claimed)
+            if mention is not None:
+                query = replace(query, periods=(mention,))
+        res, subjects = self.gather(query)
+        if not subjects or not res.operands:
+            return self.not_found(query, res) if subjects else None
+        return self._verdict(claimed, res.operands[0], res, query.lang)
 
     def _verdict(self, claimed: Quantity, op: Operand, res: Resolution, lang: Lang) -> Draft:
-        comp = compute.ratio(
-            Operand(op.metric, op.entity, op.period, claimed.value, op.unit, claimed.qualifier, ()), op, lang
-        )
-        factor = comp.result
+        said = Operand(op.metric, op.entity, op.period, claimed.value, op.unit, claimed.qualifier, ())
+        big, small = (op, said) if op.value >= claimed.value else (said, op)
+        comp = compute.ratio(big, small, lang)
         claim_text = claimed.text or format_count(claimed.value, lang)
         data_text = self.shown(op, lang)
-        if 0.95 <= factor <= 1.05 or (claimed.qualifier == "at_least" and 0.9 <= factor <= 1.05):
+        lower_bound_kept = claimed.qualifier == "at_least" and claimed.value <= op.value * 1.05
+        close = comp.result <= 1.05 or (lower_bound_kept and comp.result <= 1.5)
+        if lower_bound_kept and not close:
+            res.notes.append(
+                t(
+                    lang,
+                    f"字面上 {data_text} 确实「超过」{claim_text},但两者差了 {format_ratio(comp.result)},说法严重低估。",
+                    f"Literally {data_text} is “more than” {claim_text}, but they differ by "
+                    f"{format_ratio(comp.result)}: the claim badly understates it.",
+                )
+            )
+        if close:
             verdict = t(
                 lang,
                 f"基本正确:数据显示 {data_text},与「{claim_text}」相符。",
                 f"Supported: the data shows {data_text}, consistent with “{claim_text}”.",
             )
         else:
-            power = round(math.log10(1 / factor)) if factor > 0 else 0
+            power = round(math.log10(comp.result))
             off = (
                 t(
                     lang,
-                    f",相差约 10^{abs(power)} 倍,像是单位写错了",
-                    f", off by about 10^{abs(power)}, which looks like a unit slip",
+                    f",相差约 10^{power} 倍,像是单位写错了",
+                    f", off by about 10^{power}, which looks like a unit slip",
                 )
-                if abs(power) >= 2
+                if power >= 2
                 else ""
             )
             verdict = t(

@@ -11,90 +11,28 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from knowledge.catalog import Erratum, MetricInfo, load_errata, load_metrics
 from knowledge.facts import Fact
 from knowledge.loaders import Corpus, Passage, default_corpus_dir
+from knowledge.units import Quantity
 from retrieval.compose import cited_facts, compose
 from retrieval.compute import Computation
 from retrieval.find import Resolver
 from retrieval.intents import Draft, Drafter, t
-from retrieval.understand import Query, understand
+from retrieval.understand import PeriodMention, Query, understand
 
 if TYPE_CHECKING:
     from retrieval.llm import LLM
+    from retrieval.passages import PassageFinder
     from retrieval.search import HybridSearcher
 
 Lang = Literal["zh", "en"]
 Status = Literal["answered", "not_found"]
 MAX_QUESTION_CHARS = 2000
-# Words that carry no topic: a passage must match something beyond these to count as relevant.
-_GENERIC = {
-    "什么",
-    "多少",
-    "为什么",
-    "怎么",
-    "如何",
-    "哪",
-    "哪些",
-    "哪个",
-    "哪两个",
-    "是",
-    "的",
-    "了",
-    "吗",
-    "呢",
-    "吧",
-    "有",
-    "让",
-    "发生",
-    "这个",
-    "那个",
-    "一个",
-    "个",
-    "请问",
-    "告诉",
-    "我",
-    "你",
-    "说",
-    "讲",
-    "下",
-    "数据",
-    "what",
-    "how",
-    "why",
-    "which",
-    "who",
-    "when",
-    "is",
-    "are",
-    "was",
-    "were",
-    "the",
-    "a",
-    "an",
-    "of",
-    "in",
-    "on",
-    "to",
-    "did",
-    "do",
-    "does",
-    "and",
-    "or",
-    "for",
-    "about",
-    "tell",
-    "me",
-    "please",
-    "there",
-    "that",
-    "this",
-    "it",
-    "with",
-}
 
 
 @dataclass(frozen=True)
@@ -131,7 +69,7 @@ class Pipeline:
     def __init__(
         self,
         corpus: Corpus,
-        searcher: HybridSearcher | None = None,
+        searcher: HybridSearcher | Callable[[], HybridSearcher] | None = None,
         metrics: dict[str, MetricInfo] | None = None,
         errata: Sequence[Erratum] = (),
         today: Callable[[], date] = date.today,
@@ -143,7 +81,19 @@ class Pipeline:
         self.errata = list(errata)
         self.today = today
         self.resolver = Resolver(corpus.facts, metrics or {}, corpus.entities)
-        self.drafter = Drafter(self.resolver)
+        self._searcher = searcher
+        self.drafter = Drafter(self.resolver, self._claim_period)
+
+    @cached_property
+    def finder(self) -> PassageFinder | None:
+        """Built on the first question that needs passages: figure questions never load jieba or Chroma."""
+        from retrieval.passages import PassageFinder
+
+        searcher = self._searcher() if callable(self._searcher) else self._searcher
+        return PassageFinder(searcher, self.corpus.passages) if searcher is not None else None
+
+    def _claim_period(self, query: Query, claimed: Quantity) -> PeriodMention | None:
+        return self.finder.claim_period(query, claimed) if self.finder is not None else None
 
     @classmethod
     def from_corpus(
@@ -154,11 +104,15 @@ class Pipeline:
         today: Callable[[], date] = date.today,
         llm: LLM | None = None,
     ) -> Pipeline:
-        """A pipeline with BM25 (and the vector index when given) over the corpus passages."""
-        from retrieval.search import HybridSearcher
+        """A pipeline with BM25 and the vector index (an `Index`, or a function that opens one) over the
+        corpus passages; both are built on the first question that needs passages."""
+
+        def searcher() -> HybridSearcher:
+            from retrieval.search import HybridSearcher
+
+            return HybridSearcher(corpus.passages, index() if callable(index) else index)
 
         root = corpus_dir or default_corpus_dir()
-        searcher = HybridSearcher(corpus.passages, index)
         return cls(corpus, searcher, load_metrics(root), load_errata(root), today, llm)
 
     def answer(self, question: str) -> Answer:
@@ -228,7 +182,8 @@ class Pipeline:
 
     def _draft(self, query: Query) -> Draft:
         measured = bool({"share", "daily", "monthly", "volume"} & query.cues)
-        if query.unknown_vendors and not query.entities and measured and query.intent not in ("why", "convert"):
+        ours = set(query.entities) - self.resolver.scope_entities()
+        if query.unknown_vendors and not ours and measured and query.intent not in ("why", "convert"):
             return self._not_covered(query)
         if query.intent in ("why",):
             return self._from_passages(query) or self.drafter.not_found(query)
@@ -255,24 +210,9 @@ class Pipeline:
     # --- passages ---------------------------------------------------------------------------------------
 
     def _from_passages(self, query: Query) -> Draft | None:
-        if self.searcher is None:
+        if self.finder is None:
             return None
-        from retrieval import vocabulary
-        from retrieval.text import tokenize
-
-        expanded = query.text + " " + " ".join(zh for en, zh in vocabulary.GLOSSARY.items() if en in query.norm)
-        wanted = {tok for tok in tokenize(expanded) if tok not in _GENERIC and len(tok.strip()) > 0}
-        if not wanted:
-            return None
-        chosen: list[tuple[Passage, str]] = []
-        for hit in self.searcher.search(expanded, k=5):
-            passage = hit.passage
-            have = set(tokenize(passage.text))
-            matched = wanted & have
-            if len(matched) >= 2 and len(matched) / len(wanted) >= 0.34:
-                chosen.append((passage, excerpt(passage.text, matched)))
-            if len(chosen) == 2:
-                break
+        chosen = self.finder.choose(query)
         if not chosen:
             return None
         lang = query.lang
@@ -281,13 +221,3 @@ class Pipeline:
         ]
         headline = t(lang, "文章里的相关内容如下(原文引用):", "Here is what the article says (quoted in Chinese):")
         return Draft("answered", headline, passages=chosen, notes=notes)
-
-
-def excerpt(text: str, matched: set[str], limit: int = 240) -> str:
-    """The passage itself when short, else its sentences that carry the matched words."""
-    if len(text) <= limit:
-        return text
-    sentences = [s for s in re.split(r"(?<=[。!?;!?])", text) if s.strip()]
-    scored = sorted(range(len(sentences)), key=lambda i: -sum(w in sentences[i].lower() for w in matched))
-    keep = sorted(scored[:2])
-    return "…".join(sentences[i].strip() for i in keep)

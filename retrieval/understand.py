@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
+from knowledge.errors import UnitError
 from knowledge.loaders import Entity
-from knowledge.units import Quantity, find_quantities
+from knowledge.units import Found, Quantity, find_quantities, parse_quantity
 from retrieval import vocabulary as v
 
 Lang = Literal["zh", "en"]
@@ -79,6 +80,7 @@ class Query:
     cues: frozenset[str] = field(default_factory=frozenset)
     rank: int | None = None
     target_unit: str = ""
+    unreadable: str = ""  # the units parser's message for a number in a unit it cannot read
 
     def has(self, cue: str) -> bool:
         return cue in self.cues
@@ -102,7 +104,7 @@ def _word_in(word: str, norm: str) -> bool:
     if _CJK.search(word) or not word[:1].isalnum():
         return word in norm
     # Latin words match on word boundaries so "may" does not fire inside "maybe".
-    return re.search(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z])", norm) is not None
+    return re.search(rf"(?<![a-z0-9]){re.escape(word.strip())}(?![a-z])", norm) is not None
 
 
 # --- entities ---------------------------------------------------------------------------------------------
@@ -164,6 +166,10 @@ _PERIOD_RULES: list[tuple[str, str]] = [
     (r"(?P<y>(?:19|20)\d{2})\s*-?\s*h(?P<h>[12])(?![0-9])", "half"),
     (r"(?<![a-z])h(?P<h>[12])\s*(?P<y>(?:19|20)\d{2})", "half"),
     (r"(?P<y>(?:19|20)\d{2})\s*年?\s*(?:的)?\s*(?P<hz>[上下])半年?", "half"),
+    (r"(?<![0-9])(?P<yy>[0-9]{2})\s*年\s*(?:的)?\s*(?P<hz>[上下])半年?", "half"),
+    (r"(?<![0-9])(?P<yy>[0-9]{2})\s*年\s*(?P<m>1[0-2]|0?[1-9])\s*月", "month"),
+    (r"(?<![0-9])(?P<yy>[0-9]{2})\s*年\s*(?:底|末)", "year_end"),
+    (r"(?<![0-9.])(?P<yy>[0-9]{2})\s*年(?![0-9])\s*(?:全年)?", "year"),
     (r"(?P<y>(?:19|20)\d{2})\s*年?\s*(?:的)?\s*(?:第\s*)?(?P<qz>[一二三四1-4])\s*季度", "quarter"),
     (r"(?P<y>(?:19|20)\d{2})\s*-?\s*q(?P<q>[1-4])(?![0-9])", "quarter"),
     (r"(?<![a-z])q(?P<q>[1-4])\s*(?:of\s*)?(?P<y>(?:19|20)\d{2})", "quarter"),
@@ -179,6 +185,10 @@ _PERIOD_RULES: list[tuple[str, str]] = [
     (r"(?:start of|beginning of|early)\s*(?P<y>(?:19|20)\d{2})", "year_start"),
     (r"(?P<y>(?:19|20)\d{2})\s*年?\s*初", "year_start"),
     (r"(?<![0-9])(?P<y>(?:19|20)\d{2})(?![0-9])\s*(?:年|全年|full year|fy)?", "year"),
+    (r"(?P<rel>前年|去年|今年)\s*(?:年)?\s*(?:底|末)", "rel_year_end"),
+    (r"(?:the )?end of (?P<rel>the year before last|last year|this year)", "rel_year_end"),
+    (r"(?P<rel>前年|去年|今年)\s*初", "rel_year_start"),
+    (r"(?:the )?(?:start|beginning) of (?P<rel>the year before last|last year|this year)", "rel_year_start"),
     (r"(?P<rel>前年|去年|今年|明年)\s*(?P<hz>[上下])半年?", "rel_half"),
     (r"(?P<rel>前年|去年|今年|明年)\s*(?P<m>1[0-2]|0?[1-9])\s*月", "rel_month"),
     (r"(?P<half>first|second) half of (?P<rel>the year before last|last year|this year|next year)", "rel_half"),
@@ -228,10 +238,10 @@ def _build_period(rule: str, m: re.Match[str], today: date) -> PeriodMention | N
         return PeriodMention("quarter", year, _QUARTER_ZH[groups.get("qz") or groups["q"]], text, start)
     if rule in ("month", "rel_month", "bare_month"):
         return PeriodMention("month", year, _month(groups), text, start, relative)
-    if rule == "year_end":
-        return PeriodMention("month", year, 12, text, start)
-    if rule == "year_start":
-        return PeriodMention("month", year, 1, text, start)
+    if rule in ("year_end", "rel_year_end"):
+        return PeriodMention("month", year, 12, text, start, relative)
+    if rule in ("year_start", "rel_year_start"):
+        return PeriodMention("month", year, 1, text, start, relative)
     return PeriodMention("year", year, 0, text, start, relative)
 
 
@@ -305,7 +315,7 @@ def choose_intent(cues: frozenset[str], quantities: Sequence[Quantity], n_entiti
     """The one thing the question asks for, from its cues; order encodes which cue wins."""
     if "claim" in cues and quantities:
         return "claim"
-    if "convert" in cues and quantities:
+    if "convert" in cues and ("unit_target" in cues or quantities):
         return "convert"
     if "projection" in cues and ("if " in cues or n_periods >= 1):
         return "projection"
@@ -313,7 +323,7 @@ def choose_intent(cues: frozenset[str], quantities: Sequence[Quantity], n_entiti
         return "why"
     if "rest" in cues:
         return "rest"
-    if "sum" in cues and n_entities >= 2:
+    if "sum" in cues and (n_entities >= 2 or "share" in cues):
         return "sum"
     if "ratio" in cues:
         return "ratio"
@@ -339,10 +349,11 @@ def understand(question: str, entities: Sequence[Entity], today: date | None = N
     norm = normalize(text)
     entity_ids, rest = find_entities(norm, entity_patterns(entities))
     periods = inherit_years(find_periods(rest, today))
-    quantities = tuple(found.quantity for found in find_quantities(text))
-    cues = find_cues(norm) | (
-        {"if "} if re.search(r"如果|假如|假设|(?<![a-z])if |assuming|suppose", norm) else set()
-    )
+    found = find_quantities(text)
+    quantities = tuple(f.quantity for f in found)
+    cues = find_cues(norm) | _conversion_cue(norm, found)
+    if re.search(r"如果|假如|假设|(?<![a-z])if |assuming|suppose", norm):
+        cues |= {"if "}
     intent = choose_intent(cues, quantities, len(entity_ids), len(periods))
     return Query(
         text=text,
@@ -359,7 +370,36 @@ def understand(question: str, entities: Sequence[Entity], today: date | None = N
         cues=cues,
         rank=_rank(norm),
         target_unit=_target_unit(norm),
+        unreadable=_unreadable(norm),
     )
+
+
+def _conversion_cue(norm: str, found: Sequence[Found]) -> frozenset[str]:
+    """A count followed by "是多少万亿" / "in trillion" asks for a unit conversion; so does a number in a
+    unit we cannot read ("10 zillion"), which the conversion step then reports."""
+    asks = re.search(
+        r"(?:是|等于|合|换成|换算成|折合|how many|in|into|to)\s*(?:多少)?\s*(?:个)?\s*"
+        r"(?:千万亿|万亿|亿|万|quadrillion|trillion|billion|million)",
+        norm,
+    )
+    if not asks:
+        return frozenset()
+    before = norm[: asks.start()]
+    if any(f.quantity.kind == "count" and f.end <= asks.start() + 1 for f in found):
+        return frozenset({"convert", "unit_target"})
+    if re.search(r"\d\s*(?!tokens?\b)[a-z]*illion", before):
+        return frozenset({"convert", "unit_target"})
+    return frozenset()
+
+
+def _unreadable(norm: str) -> str:
+    """A number followed by a unit-like word the units parser rejects ("10 zillion")."""
+    for match in re.finditer(r"\d[\d.,]*\s*[a-z]*illions?\b", norm):
+        try:
+            parse_quantity(match.group(0))
+        except UnitError as exc:
+            return exc.message
+    return ""
 
 
 def _rank(norm: str) -> int | None:
@@ -372,5 +412,5 @@ _UNIT_WORDS = ("quadrillion", "trillion", "billion", "million", "千万亿", "�
 
 def _target_unit(norm: str) -> str:
     """The unit a conversion asks for: the last unit word in the question ("… 是多少 trillion")."""
-    positions = [(norm.rfind(unit), unit) for unit in _UNIT_WORDS if unit in norm]
-    return max(positions)[1] if positions else ""
+    ends = [(norm.rfind(unit) + len(unit), len(unit), unit) for unit in _UNIT_WORDS if unit in norm]
+    return max(ends)[2] if ends else ""

@@ -15,7 +15,10 @@ SHARE_WORDS = _words("份额|市场份额|占比|市占率|占有率|share|marke
 
 DAILY_WORDS = _words("日均|每天|每日|一天|单日|daily|per day|a day|each day|")
 
-MONTHLY_WORDS = _words("月均|每月|每个月|单月|一个月|monthly|per month|a month|each month|")
+MONTHLY_WORDS = _words(
+    "月均|每月|每个月|单月|一个月|monthly|per month|a month|each month|"
+    "月调用量|月用量|月度|按月|per-month|month's|a month's|"
+)
 
 VOLUME_WORDS = _words("调用量|调用|tokens|token|词元|用量|使用量|消耗量|volume|usage|processed|served|总量|规模|")
 
@@ -40,11 +43,15 @@ GROWTH_WORDS = _words(
     "increase|增长|涨|"
 )
 
-SUM_WORDS = _words("合计|加起来|总共|一共|共计|之和|combined|together|in total|sum of|add up|")
+SUM_WORDS = _words(
+    "合计|加起来|总共|一共|共计|之和|combined|together|in total|sum of|add up|"
+    "前三家|前两家|top three|top 3|top two|top 2|三家合计|总和|"
+)
 
 REST_WORDS = _words(
     "以外|之外|其他|其余|剩下|剩余|除了|除去|others|the rest|other vendors|excluding|apart from|besides|"
     "everyone else|remaining|"
+    "other than|except|not counting|outside of|aside from|剩余部分|之外的|"
 )
 
 AVERAGE_WORDS = _words("平均|average|on average|mean|均|")
@@ -52,6 +59,7 @@ AVERAGE_WORDS = _words("平均|average|on average|mean|均|")
 PROJECTION_WORDS = _words(
     "如果|假如|假设|按照|照此|持平|保持|不变|一样|预计|预测|推算|if |assuming|suppose|stays|flat|same pace|project|"
     "extrapolat|would the full year|full-year estimate|"
+    "速度|照这个|按这个|at this rate|same pace|pace|run rate|run-rate|继续|延续|"
 )
 
 RANKING_WORDS = _words(
@@ -67,13 +75,15 @@ SERIES_WORDS = _words(
 )
 
 CONVERT_WORDS = _words(
-    "换成|换算|折合|等于多少|是多少 trillion|用英文|英文|用中文|convert|in trillion|in 万亿|expressed in|"
+    "换成|等于多少|是多少 trillion|用英文|英文|用中文|convert|in trillion|in 万亿|expressed in|"
     "how many trillion|how many 万亿|how much is|in chinese units|in english|"
+    "是多少万亿|是多少亿|是多少千万亿|多少个万亿|换算成|用万亿|用亿|"
 )
 
 WHY_WORDS = _words(
     "为什么|为何|原因|发生了什么|怎么回事|什么事|由于|因为什么|驱动|拐点|why|what happened|reason|cause|driver|what drove|"
     "explain|turning point|inflection|"
+    "包括|包含|含不含|算不算|统计范围|是什么意思|什么意思|include|included|includes|count toward|definition|what does|mean by|"
 )
 
 CLAIM_WORDS = _words(
@@ -104,7 +114,7 @@ OTHER_VENDORS: dict[str, tuple[str, str]] = {
     "iflytek": ("科大讯飞", "iFlytek"), "百川": ("百川智能", "Baichuan"), "零一万物": ("零一万物", "01.AI"),
     "阶跃星辰": ("阶跃星辰", "StepFun"), "快手": ("快手", "Kuaishou"), "美团": ("美团", "Meituan"),
     "小米": ("小米", "Xiaomi"), "deepseek": ("DeepSeek", "DeepSeek"), "深度求索": ("深度求索", "DeepSeek"),
-    "nvidia": ("英伟达", "NVIDIA"), "英伟达": ("英伟达", "NVIDIA"), "apple": ("苹果", "Apple"),
+    "nvidia": ("英伟达", "NVIDIA"), "英伟达": ("英伟达", "NVIDIA"), "apple": ("苹果", "Apple"), "苹果": ("苹果", "Apple"),
     "腾讯混元": ("腾讯混元", "Tencent Hunyuan"), "通义": ("通义千问", "Qwen"), "qwen": ("通义千问", "Qwen"),
     "文心": ("文心一言", "ERNIE"), "ernie": ("文心一言", "ERNIE"), "抖音": ("抖音", "Douyin"),
     "字节跳动": ("字节跳动", "ByteDance"),
