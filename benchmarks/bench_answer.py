@@ -67,18 +67,26 @@ def main() -> None:
         cold = cold_start(data_dir, questions[0])
         figure_cold = cold_start(data_dir, questions[2])
     p95_answer, p95_chroma = percentile(answer_ms, 0.95), percentile(chroma_ms, 0.95)
-    print(json.dumps({
-        "benchmark": "answer_latency",
-        "questions": len(questions),
-        "rounds": ROUNDS,
-        "answer_ms": {"p50": round(statistics.median(answer_ms), 2), "p95": round(p95_answer, 2)},
-        "bare_chroma_query_ms": {"p50": round(statistics.median(chroma_ms), 2), "p95": round(p95_chroma, 2)},
-        "ratio_p95": round(p95_answer / p95_chroma, 2),
-        "ratio_p50": round(statistics.median(answer_ms) / statistics.median(chroma_ms), 2),
-        "cold_start_s": {"median": round(statistics.median(cold), 3), "runs": [round(c, 3) for c in cold]},
-        "cold_start_figure_question_s": round(statistics.median(figure_cold), 3),
-        "goals": {"p95_ms": 50, "ratio_p95": 5, "cold_start_s": 1.5},
-    }, ensure_ascii=False))
+    print(
+        json.dumps(
+            {
+                "benchmark": "answer_latency",
+                "questions": len(questions),
+                "rounds": ROUNDS,
+                "answer_ms": {"p50": round(statistics.median(answer_ms), 2), "p95": round(p95_answer, 2)},
+                "bare_chroma_query_ms": {
+                    "p50": round(statistics.median(chroma_ms), 2),
+                    "p95": round(p95_chroma, 2),
+                },
+                "ratio_p95": round(p95_answer / p95_chroma, 2),
+                "ratio_p50": round(statistics.median(answer_ms) / statistics.median(chroma_ms), 2),
+                "cold_start_s": {"median": round(statistics.median(cold), 3), "runs": [round(c, 3) for c in cold]},
+                "cold_start_figure_question_s": round(statistics.median(figure_cold), 3),
+                "goals": {"p95_ms": 50, "ratio_p95": 5, "cold_start_s": 1.5},
+            },
+            ensure_ascii=False,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -86,8 +86,7 @@ class Period:
                 except UserError as exc:
                     raise UserError(f"not a valid period: {text!r}: {exc.message}") from None
         raise UserError(
-            f"not a valid period: {text!r} (write a year 2024, a half 2025H1, a quarter 2025Q3 "
-            "or a month 2025-05)"
+            f"not a valid period: {text!r} (write a year 2024, a half 2025H1, a quarter 2025Q3 or a month 2025-05)"
         )
 
     @property

@@ -531,6 +531,4 @@ def _article_paths(root: Path) -> list[Path]:
 
 def _table_paths(root: Path) -> list[Path]:
     paths = (root / "tables").glob("*")
-    return sorted(
-        p for p in paths if p.suffix.lower() in TABLE_SUFFIXES and not p.name.startswith((".", "~$"))
-    )
+    return sorted(p for p in paths if p.suffix.lower() in TABLE_SUFFIXES and not p.name.startswith((".", "~$")))

@@ -302,9 +302,7 @@ def test_duplicate_key_in_one_file(tmp_path):
     assert "row 2" in problem.message
 
 
-@pytest.mark.parametrize(
-    ("text", "message"), [("", "empty"), ("\n\n", "empty"), (HEADER + "\n", "no data rows")]
-)
+@pytest.mark.parametrize(("text", "message"), [("", "empty"), ("\n\n", "empty"), (HEADER + "\n", "no data rows")])
 def test_empty_or_header_only_file(tmp_path, text, message):
     problem = only_problem(write(tmp_path, "t.csv", text))
     assert problem.row is None
