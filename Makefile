@@ -34,7 +34,7 @@ test: lint
 	$(BIN)/pytest -q
 
 bench: install
-	$(BIN)/python benchmarks/run_all.py
+	@$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

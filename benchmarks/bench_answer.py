@@ -24,6 +24,9 @@ from retrieval.index import Index  # noqa: E402
 from retrieval.pipeline import Pipeline  # noqa: E402
 
 ROUNDS = 5
+# Figure questions never load jieba, BM25 or Chroma; passage questions pay for importing chromadb.
+FIGURE_QUESTION = "2025 上半年的调用量是 2024 全年的几倍?"
+PASSAGE_QUESTION = "2025 年 2 月发生了什么?"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -64,8 +67,8 @@ def main() -> None:
             pipeline.answer(question)
         answer_ms = timed(pipeline.answer, questions)
         chroma_ms = timed(lambda q: index.search_passages(q, k=5), questions)
-        cold = cold_start(data_dir, questions[0])
-        figure_cold = cold_start(data_dir, questions[2])
+        figure_cold = cold_start(data_dir, FIGURE_QUESTION)
+        passage_cold = cold_start(data_dir, PASSAGE_QUESTION)
     p95_answer, p95_chroma = percentile(answer_ms, 0.95), percentile(chroma_ms, 0.95)
     print(
         json.dumps(
@@ -80,8 +83,12 @@ def main() -> None:
                 },
                 "ratio_p95": round(p95_answer / p95_chroma, 2),
                 "ratio_p50": round(statistics.median(answer_ms) / statistics.median(chroma_ms), 2),
-                "cold_start_s": {"median": round(statistics.median(cold), 3), "runs": [round(c, 3) for c in cold]},
-                "cold_start_figure_question_s": round(statistics.median(figure_cold), 3),
+                "cold_start_s": {
+                    "figure_question_median": round(statistics.median(figure_cold), 3),
+                    "passage_question_median": round(statistics.median(passage_cold), 3),
+                    "figure_runs": [round(c, 3) for c in figure_cold],
+                    "passage_runs": [round(c, 3) for c in passage_cold],
+                },
                 "goals": {"p95_ms": 50, "ratio_p95": 5, "cold_start_s": 1.5},
             },
             ensure_ascii=False,

@@ -34,9 +34,10 @@ Progress = Callable[[int, int], None]
 CHUNK_SIZE = 400
 CHUNK_OVERLAP = 50
 SEPARATORS = ["\n\n", "\n", "。", "!", "?", ";", "!", "?", ";", ". ", " ", ""]
-# Chroma's other HNSW defaults are kept: at 10k passages ef_construction/max_neighbors/batch settings
-# changed add speed by under 15%; storing documents (SQLite FTS) dominates (benchmarks/bench_index.py).
-HNSW: dict[str, Any] = {"space": "cosine"}
+# HNSW build settings: at 10k real passages Chroma's add ran 2,105/s with its defaults and 2,493/s with
+# these, for recall@5 of 0.93 against exact search (0.94 with defaults); the answer path fuses the vector
+# ranking with BM25, so the small recall loss costs little. Storing documents mattered far more (above).
+HNSW: dict[str, Any] = {"space": "cosine", "ef_construction": 40, "max_neighbors": 8}
 
 
 @dataclass(frozen=True)
