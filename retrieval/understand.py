@@ -125,12 +125,86 @@ def find_entities(norm: str, patterns: Sequence[tuple[str, str]]) -> tuple[list[
     for alias, entity_id in patterns:
         for match in re.finditer(_alias_regex(alias), norm):
             found.append((match.start(), entity_id))
-            norm = norm[: match.start()] + " " * len(alias) + norm[match.end() :]
+            norm = _blank(norm, match.start(), match.end())
+    if len(norm) <= FUZZY_MAX_CHARS:
+        for start, end, entity_id in _fuzzy_mentions(norm, patterns):
+            found.append((start, entity_id))
+            norm = _blank(norm, start, end)
     ordered: list[str] = []
     for _, entity_id in sorted(found):
         if entity_id not in ordered:
             ordered.append(entity_id)
     return ordered, norm
+
+
+FUZZY_MAX_CHARS = 300
+
+
+def _blank(text: str, start: int, end: int) -> str:
+    return text[:start] + " " * (end - start) + text[end:]
+
+
+def _latin_names(patterns: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Latin aliases without spaces, plus the distinctive first word of multi-word ones ("alibaba")."""
+    names = {a.replace(" ", ""): e for a, e in patterns if not _CJK.search(a) and len(a.replace(" ", "")) >= 5}
+    firsts: dict[str, set[str]] = {}
+    for alias, entity_id in patterns:
+        first = alias.split()[0]
+        if not _CJK.search(alias) and " " in alias and len(first) >= 5:
+            firsts.setdefault(first, set()).add(entity_id)
+    names.update({w: ids.pop() for w, ids in firsts.items() if len(ids) == 1 and w not in names})
+    return names
+
+
+def _fuzzy_mentions(norm: str, patterns: Sequence[tuple[str, str]]) -> list[tuple[int, int, str]]:
+    """Misspelt names: a Latin word (or two joined) within one or two edits of an alias ("Gogle",
+    "Alibba Cloud"), or a Chinese name of four or more characters with one character wrong ("百度只能云")."""
+    found: list[tuple[int, int, str]] = []
+    names = _latin_names(patterns)
+    for word in re.finditer(r"[a-z]{4,}(?:\s+[a-z]{3,})?", norm):
+        first = re.match(r"[a-z]+", word.group(0))
+        assert first is not None
+        options = [(word.group(0).replace(" ", ""), word.end()), (first.group(0), word.start() + first.end())]
+        for candidate, end in options:
+            entity_id = _closest(candidate, names)
+            if entity_id:
+                found.append((word.start(), end, entity_id))
+                break
+    for alias, entity_id in patterns:
+        if _CJK.search(alias) and len(alias) >= 4:
+            found += [(i, i + len(alias), entity_id) for i in _one_char_off(norm, alias)]
+    return found
+
+
+def _closest(word: str, names: dict[str, str]) -> str | None:
+    if len(word) < 5:
+        return None
+    allowed = 1 if len(word) < 9 else 2
+    for name, entity_id in names.items():
+        if abs(len(name) - len(word)) <= allowed and _edits(word, name) <= allowed:
+            return entity_id
+    return None
+
+
+def _edits(a: str, b: str) -> int:
+    """Edit distance counting an adjacent transposition as one edit (optimal string alignment)."""
+    rows = [list(range(len(b) + 1))] + [[i] + [0] * len(b) for i in range(1, len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            rows[i][j] = min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                rows[i][j] = min(rows[i][j], rows[i - 2][j - 2] + 1)
+    return rows[-1][-1]
+
+
+def _one_char_off(text: str, alias: str) -> list[int]:
+    n = len(alias)
+    return [
+        i
+        for i in range(len(text) - n + 1)
+        if text[i] == alias[0] and sum(a != b for a, b in zip(text[i : i + n], alias, strict=True)) == 1
+    ]
 
 
 def _alias_regex(alias: str) -> str:

@@ -338,3 +338,46 @@ def test_day_counts_of_the_deterministic_text_are_allowed():
     answer = Answer(question="q", answer="按每月 30 天折算,约 492 万亿。", status="answered", language="zh")
     assert numbers_grounded("以 30 days 计,about 492 trillion", answer)
     assert not numbers_grounded("以 31 天计,约 508 万亿", answer)
+
+
+# --- through the pipeline -----------------------------------------------------------------------------------
+
+
+def pipeline_with(llm_):
+    root = default_corpus_dir()
+    return Pipeline(load_corpus(), None, load_metrics(root), load_errata(root), llm=llm_)
+
+
+def test_pipeline_uses_a_grounded_rephrase_and_keeps_its_figures(server, llm, ratio_answer):
+    server.reply = GROUNDED_ZH
+    answer = pipeline_with(llm).answer(RATIO_QUESTION)
+    assert answer.answer == GROUNDED_ZH
+    assert answer.facts == ratio_answer.facts
+    assert answer.computations == ratio_answer.computations
+
+
+def test_pipeline_keeps_the_deterministic_answer_when_the_llm_invents_a_number(server, llm, ratio_answer):
+    server.reply = GROUNDED_ZH.replace("4.70 倍", "5.2 倍")
+    answer = pipeline_with(llm).answer(RATIO_QUESTION)
+    assert answer.answer == ratio_answer.answer
+
+
+def test_pipeline_falls_back_quickly_when_the_llm_times_out(server, ratio_answer):
+    slow = LLM(server.url, API_KEY, "test-model", timeout=1.0)
+    server.reply = GROUNDED_ZH
+    slow.rephrase(ratio_answer)  # pay the one-off client import outside the timed call
+    server.delay = 5.0
+    started = time.perf_counter()
+    answer = pipeline_with(slow).answer(RATIO_QUESTION)
+    assert time.perf_counter() - started < 3.0
+    assert answer.answer == ratio_answer.answer
+
+
+def test_pipeline_lets_the_llm_restate_a_question_the_rules_miss(server, llm):
+    question = "字节那家云占几成"
+    assert pipeline_with(None).answer(question).status == "not_found"
+    server.reply = "火山引擎 2025 年上半年的市场份额是多少?"
+    answer = pipeline_with(llm).answer(question)
+    assert answer.status == "answered"
+    assert answer.question == question
+    assert "49.2%" in answer.answer

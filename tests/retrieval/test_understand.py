@@ -258,3 +258,25 @@ def test_is_pure(entities):
     first = understand("火山引擎 2025 上半年份额", entities, TODAY)
     second = understand("火山引擎 2025 上半年份额", entities, TODAY)
     assert first == second
+
+
+MISSPELT = [
+    ("Gogle's monthly tokens in May 2025?", ("google",)),
+    ("Googel vs Alibaba", ("google", "alibaba_cloud")),
+    ("Alibba Cloud share in H1 2025?", ("alibaba_cloud",)),
+    ("Vulcano engine share 2024", ("volcano_engine",)),
+    ("Doubao dialy tokens", ("doubao",)),
+    ("百度只能云 2025 上半年份额", ("baidu_ai_cloud",)),
+    ("火山引掣的份额", ("volcano_engine",)),
+]
+NOT_NAMES = ["double the tokens", "How did the market grow?", "monthly tokens growth", "What about Baidoo?"]
+
+
+@pytest.mark.parametrize(("question", "expected"), MISSPELT, ids=[q for q, _ in MISSPELT])
+def test_misspelt_entity_names_are_still_recognised(entities, question, expected):
+    assert understand(question, entities, TODAY).entities == expected
+
+
+@pytest.mark.parametrize("question", NOT_NAMES)
+def test_ordinary_words_are_not_taken_for_misspelt_names(entities, question):
+    assert understand(question, entities, TODAY).entities == ()
