@@ -72,7 +72,6 @@ def open_index(settings: Settings) -> Any:
 def load_pipeline(settings: Settings, with_index: bool = True) -> Pipeline:
     """The answer pipeline over the shipped corpus plus everything ingested into the data dir."""
     from knowledge.ingest import FactStore
-    from retrieval.llm import from_settings
     from retrieval.pipeline import Pipeline
 
     corpus = FactStore(settings.data_dir).corpus()
@@ -81,10 +80,15 @@ def load_pipeline(settings: Settings, with_index: bool = True) -> Pipeline:
     def index() -> Any:
         return open_index(settings) if use_index else None
 
-    llm = from_settings(
-        settings.llm_base_url, settings.llm_api_key.get_secret_value(), settings.llm_model, settings.llm_timeout
-    )
-    return Pipeline.from_corpus(corpus, index=index, llm=llm)
+    return Pipeline.from_corpus(corpus, index=index, llm=build_llm(settings))
+
+
+def build_llm(settings: Settings) -> Any:
+    """The optional LLM from LLM_* settings, or None."""
+    from retrieval.llm import from_settings
+
+    key = settings.llm_api_key.get_secret_value()
+    return from_settings(settings.llm_base_url, key, settings.llm_model, settings.llm_timeout)
 
 
 def _index_exists(settings: Settings) -> bool:
@@ -171,7 +175,30 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             print("No TELEGRAM_BOT_TOKEN configured: starting the console chat instead.", file=sys.stderr)
             return cmd_chat(settings, args)
         raise UserError("TELEGRAM_BOT_TOKEN is not set; see README (BotFather) or use `marketbot chat`.")
-    raise UserError("The Telegram bot is not built yet; use `marketbot chat` for now.")
+    from telegram import Update
+
+    from bot.app import build_application
+    from bot.services import Services
+
+    app = build_application(settings, Services.load(settings))
+    # run_polling/run_webhook stop cleanly on SIGINT, SIGTERM and SIGABRT.
+    if args.webhook:
+        if not settings.webhook_url:
+            raise UserError("Webhook mode needs WEBHOOK_URL (the public HTTPS URL Telegram should call).")
+        app.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path=WEBHOOK_PATH,
+            webhook_url=settings.webhook_url.rstrip("/") + "/" + WEBHOOK_PATH,
+            secret_token=settings.webhook_secret_token.get_secret_value() or None,
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        app.run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0
+
+
+WEBHOOK_PATH = "telegram"
 
 
 class _progress:

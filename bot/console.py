@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TextIO
 
+from bot.render import plain
+
 if TYPE_CHECKING:
     from retrieval.pipeline import Pipeline
 
@@ -22,4 +24,4 @@ def run_console(pipeline: Pipeline, stdin: TextIO, stdout: TextIO) -> int:
         if not line or not line.strip():
             print("bye", file=stdout)
             return 0
-        print(pipeline.answer(line.strip()).answer, file=stdout, flush=True)
+        print(plain(pipeline.answer(line.strip())), file=stdout, flush=True)

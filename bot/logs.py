@@ -1,34 +1,54 @@
-"""Logging set-up shared by every entry point.
+"""Logging set-up shared by every entry point, and the guarantee that the bot token is never logged.
 
-httpx logs each request URL at INFO, and Bot API URLs contain the token: keep it at WARNING, and
-redact anything that looks like a token in every record as a second line of defence.
+httpx logs each request URL at INFO and python-telegram-bot logs its API URL at DEBUG, and both URLs
+contain the token. httpx stays at WARNING, and every log record, from any logger to any handler, has
+token-shaped text replaced before anyone formats it.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
-_TOKEN = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}\b")
+_TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}")
+_installed = False
 
 
-class RedactTokens(logging.Filter):
-    """Replace bot tokens in log messages and arguments with a placeholder."""
+def redact(text: str) -> str:
+    return _TOKEN.sub("<token>", text)
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+
+def _redacting_factory(previous: Any) -> Any:
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record: logging.LogRecord = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is logging's problem to report, not ours
+            return record
         if _TOKEN.search(message):
-            record.msg = _TOKEN.sub("<token>", message)
-            record.args = ()
-        return True
+            record.msg, record.args = redact(message), ()
+        return record
+
+    return factory
+
+
+def protect_logs() -> None:
+    """Install the redacting record factory (once) and keep httpx's request lines out of INFO logs."""
+    global _installed
+    if not _installed:
+        logging.setLogRecordFactory(_redacting_factory(logging.getLogRecordFactory()))
+        _installed = True
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def setup_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactTokens())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "chromadb", "jieba", "urllib3", "matplotlib", "bm25s"):
+    for noisy in ("chromadb", "jieba", "urllib3", "matplotlib", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    protect_logs()

@@ -1,0 +1,90 @@
+"""The Telegram application: the one routing table. Reading `build_application` top to bottom gives
+every handler, hook and error path the bot has.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from telegram import BotCommand, BotCommandScopeDefault, Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+
+from bot.config import Settings
+from bot.handlers import admin, ask, charts, info
+from bot.handlers.common import BotData, Context, user_lang
+from bot.i18n import COMMANDS, text
+from bot.limits import RateLimiter
+from bot.logs import protect_logs
+from bot.services import Services
+from bot.telegram_io import RetryingRequest, optional
+
+logger = logging.getLogger(__name__)
+
+
+def build_application(
+    settings: Settings, services: Services, *, rate_limit: int = 20, rate_window: float = 60.0
+) -> Application:
+    """The bot, wired to `services`, pointed at `TELEGRAM_API_BASE_URL` when one is set."""
+    protect_logs()
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .context_types(ContextTypes(bot_data=BotData))
+        .defaults(Defaults(parse_mode=ParseMode.HTML))
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .request(RetryingRequest(connection_pool_size=64))
+        .get_updates_request(RetryingRequest(read_timeout=30.0))
+        .post_init(post_init)
+    )
+    if settings.telegram_api_base_url:
+        builder = builder.base_url(settings.telegram_api_base_url)
+    if settings.telegram_file_base_url:
+        builder = builder.base_file_url(settings.telegram_file_base_url)
+    app = builder.build()
+    app.bot_data.services = services
+    app.bot_data.admins = frozenset(settings.admin_user_ids)
+    app.bot_data.limiter = RateLimiter(rate_limit, rate_window)
+
+    app.add_handler(CommandHandler("start", info.on_start))
+    app.add_handler(CommandHandler("help", info.on_help))
+    app.add_handler(CommandHandler("sources", info.on_sources))
+    app.add_handler(CommandHandler("ask", ask.on_ask))
+    app.add_handler(CommandHandler("chart", charts.on_chart))
+    app.add_handler(CommandHandler("reload", admin.on_reload))
+    app.add_handler(MessageHandler(filters.COMMAND, info.on_unknown_command))
+    app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.TEXT, ask.on_private_text))
+    app.add_handler(MessageHandler(filters.ChatType.GROUPS & filters.TEXT, ask.on_group_text))
+    app.add_handler(CallbackQueryHandler(ask.on_sources_button, pattern=r"^src:"))
+    app.add_handler(CallbackQueryHandler(ask.on_example_button, pattern=r"^ask:"))
+    app.add_handler(CallbackQueryHandler(charts.on_topic_button, pattern=r"^chart_topic:"))
+    app.add_handler(CallbackQueryHandler(charts.on_answer_chart_button, pattern=r"^chart:"))
+    app.add_error_handler(on_error)
+    return app
+
+
+async def post_init(app: Application) -> None:
+    """Register the command menu in English (default) and Chinese; a rejection is not fatal."""
+    for lang, index in (("", 1), ("zh", 0)):
+        commands = [BotCommand(name, words[index]) for name, words in COMMANDS.items()]
+        call = app.bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=lang or None)
+        await optional(call, f"setMyCommands({lang or 'default'})")
+
+
+async def on_error(update: object, context: Context) -> None:
+    """Log with the traceback; tell the user something short."""
+    logger.error("Error while handling an update", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_message is not None:
+        call = update.effective_message.reply_text(html.escape(text("error", user_lang(update))))
+        await optional(call, "error reply")

@@ -1,0 +1,39 @@
+"""Admin commands: only users in ADMIN_USER_IDS; everyone else gets a polite refusal and nothing changes."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from telegram import Update
+
+from bot.handlers.common import Context, is_admin, services, user_lang
+from bot.i18n import text
+
+Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
+
+
+def admin_only(handler: Handler) -> Handler:
+    """Refuse politely unless the sender is a bot admin."""
+
+    @functools.wraps(handler)
+    async def guarded(update: Update, context: Context) -> None:
+        if not is_admin(update, context):
+            message = update.effective_message
+            if message is not None:
+                await message.reply_text(text("not_admin", user_lang(update)))
+            return
+        await handler(update, context)
+
+    return guarded
+
+
+@admin_only
+async def on_reload(update: Update, context: Context) -> None:
+    """/reload: re-read the corpus and everything ingested (e.g. by `marketbot ingest`) since start."""
+    summary = await asyncio.to_thread(services(context).reload)
+    message = update.effective_message
+    if message is not None:
+        await message.reply_text(text("reloaded", user_lang(update), summary=summary))

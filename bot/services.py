@@ -1,0 +1,104 @@
+"""What the bot needs from the rest of the system, built once at start and swapped whole on reload.
+
+Every method here blocks (Chroma, matplotlib): handlers call them through `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from bot.config import Settings
+from knowledge.ingest import FactStore
+from knowledge.loaders import Corpus, TableInfo
+from retrieval import charts
+
+if TYPE_CHECKING:
+    from retrieval.pipeline import Answer, Pipeline
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """One consistent view of the data: the corpus and the pipeline over it."""
+
+    corpus: Corpus
+    pipeline: Pipeline
+    index_summary: str
+
+
+class Services:
+    """The answer pipeline, charts and data sources for one data dir."""
+
+    def __init__(self, settings: Settings, knowledge: Knowledge, index: Any = None) -> None:
+        self.settings = settings
+        self._knowledge = knowledge
+        self._index = index
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, settings: Settings) -> Services:
+        """Open the index (building or updating it when the corpus changed) and the pipeline over it."""
+        from bot.cli import open_index
+
+        index = open_index(settings)
+        return cls(settings, cls._build(settings, index), index)
+
+    @staticmethod
+    def _build(settings: Settings, index: Any) -> Knowledge:
+        from bot.cli import build_llm
+        from retrieval.pipeline import Pipeline
+
+        corpus = FactStore(settings.data_dir).corpus()
+        names = {e.id: (e.name_zh, e.name_en) for e in corpus.entities}
+        report = index.sync(corpus.passages, list(corpus.facts), entity_names=names)
+        pipeline = Pipeline.from_corpus(corpus, index=index, llm=build_llm(settings), today=date.today)
+        return Knowledge(corpus, pipeline, report.summary())
+
+    def reload(self) -> str:
+        """Re-read the corpus and everything ingested since start; the index follows."""
+        knowledge = self._build(self.settings, self._index)
+        with self._lock:
+            self._knowledge = knowledge
+        return f"{len(knowledge.corpus.facts)} facts, {len(knowledge.corpus.passages)} passages ({knowledge.index_summary})"
+
+    @property
+    def knowledge(self) -> Knowledge:
+        with self._lock:
+            return self._knowledge
+
+    def answer(self, question: str) -> Answer:
+        return self.knowledge.pipeline.answer(question)
+
+    def tables(self) -> list[TableInfo]:
+        return list(self.knowledge.corpus.tables)
+
+    def entity_names(self) -> dict[str, tuple[str, str]]:
+        return {e.id: (e.name_zh, e.name_en) for e in self.knowledge.corpus.entities}
+
+    def chart(self, topic: str, lang: str) -> bytes:
+        """A PNG for one of `retrieval.charts.TOPICS`; unknown topics raise a user-facing error."""
+        from bot.charts import render_png
+
+        spec = charts.chart_spec(topic, self.knowledge.corpus.facts, self.entity_names(), _lang(lang))
+        return render_png(spec, _lang(lang))
+
+    def answer_chart(self, answer: Answer) -> bytes | None:
+        """A PNG comparing the figures an answer cited, or None when there is nothing to compare."""
+        from bot.charts import render_png
+
+        spec = charts.chart_for_facts(answer.facts, self.entity_names(), answer.language)
+        return render_png(spec, answer.language) if spec is not None else None
+
+
+def topic_for(words: str) -> str | None:
+    return charts.find_topic(words) if words.strip() else None
+
+
+def topics(lang: str) -> list[tuple[str, str]]:
+    return [(topic, zh if lang == "zh" else en) for topic, (zh, en) in charts.TOPICS.items()]
+
+
+def _lang(lang: str) -> charts.Lang:
+    return "zh" if lang == "zh" else "en"
