@@ -206,7 +206,7 @@ class Resolver:
 
     def _has(self, subject: Subject, year: int) -> bool:
         assert subject.mention is not None
-        period = Period.parse(subject.mention.canonical(year))
+        period = subject.mention.period(year)
         return bool(
             self.facts.get(subject.metric, subject.entity, period)
             or self._announced_in(subject.metric, subject.entity, period)
@@ -273,7 +273,7 @@ class Resolver:
         if mention is None:
             latest = self.facts.latest(metric, entity)
             return self.facts.get(metric, entity, latest) if latest else None
-        period = Period.parse(mention.canonical())
+        period = mention.period()
         fact = self.facts.get(metric, entity, period)
         if fact is not None:
             if mention.relative:

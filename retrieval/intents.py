@@ -308,9 +308,7 @@ class Drafter:
         if metric is None:
             return None
         mention = query.periods[0] if query.periods else None
-        period: Period | None = (
-            Period.parse(mention.canonical()) if mention and mention.year else self.r.facts.latest(metric)
-        )
+        period: Period | None = mention.period() if mention and mention.year else self.r.facts.latest(metric)
         facts = sorted(self.r.facts.lookup(metric=metric, period=period), key=lambda f: -f.value) if period else []
         if not facts:
             return self.not_found(query)

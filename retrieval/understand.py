@@ -13,6 +13,7 @@ from datetime import date
 from typing import Literal
 
 from knowledge.errors import UnitError
+from knowledge.facts import Period
 from knowledge.loaders import Entity
 from knowledge.units import Found, Quantity, find_quantities, parse_quantity
 from retrieval import vocabulary as v
@@ -51,15 +52,15 @@ class PeriodMention:
     start: int
     relative: str = ""  # the relative word it came from (去年, last year), resolved against today
 
+    def period(self, year: int | None = None) -> Period:
+        """The period meant, with `year` filled in when the text left it out."""
+        chosen = self.year if year is None else year
+        if chosen is None:
+            raise ValueError(f"{self.text!r} has no year; pass one")
+        return Period(self.kind, chosen, self.index)
+
     def canonical(self, year: int | None = None) -> str:
-        y = self.year if year is None else year
-        if self.kind == "year":
-            return f"{y}"
-        if self.kind == "half":
-            return f"{y}H{self.index}"
-        if self.kind == "quarter":
-            return f"{y}Q{self.index}"
-        return f"{y}-{self.index:02d}"
+        return str(self.period(year))
 
 
 @dataclass(frozen=True)

@@ -95,17 +95,25 @@ async def recall(update: Update, context: Context, key: str) -> Answer | None:
     return await asyncio.to_thread(services(context).answer, question)
 
 
-async def on_sources_button(update: Update, context: Context) -> None:
-    """The Sources button: the cited quotes and reports of one answer."""
+async def pressed_answer(update: Update, context: Context, prefix: str) -> tuple[Message, Answer] | None:
+    """For a button under an answer: acknowledge it and find the answer, or say it has expired."""
     query = update.callback_query
     if query is None or not isinstance(query.message, Message):
-        return
+        return None
     await query.answer()
-    answer = await recall(update, context, (query.data or "").removeprefix("src:"))
+    answer = await recall(update, context, (query.data or "").removeprefix(prefix))
     if answer is None:
         await query.message.reply_text(text("expired", user_lang(update)))
-        return
-    await reply(query.message, sources_text(answer, answer.language, services(context).entity_names()))
+        return None
+    return query.message, answer
+
+
+async def on_sources_button(update: Update, context: Context) -> None:
+    """The Sources button: the cited quotes and reports of one answer."""
+    pressed = await pressed_answer(update, context, "src:")
+    if pressed is not None:
+        message, answer = pressed
+        await reply(message, sources_text(answer, answer.language, services(context).entity_names()))
 
 
 async def on_example_button(update: Update, context: Context) -> None:

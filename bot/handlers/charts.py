@@ -6,7 +6,7 @@ import asyncio
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
-from bot.handlers.ask import recall
+from bot.handlers.ask import pressed_answer
 from bot.handlers.common import Context, services, user_lang
 from bot.i18n import text
 from bot.services import topic_for, topics
@@ -55,16 +55,12 @@ async def on_topic_button(update: Update, context: Context) -> None:
 
 async def on_answer_chart_button(update: Update, context: Context) -> None:
     """The Chart button under an answer: the cited figures side by side."""
-    query = update.callback_query
-    if query is None or not isinstance(query.message, Message):
+    pressed = await pressed_answer(update, context, "chart:")
+    if pressed is None:
         return
-    await query.answer()
-    answer = await recall(update, context, (query.data or "").removeprefix("chart:"))
-    if answer is None:
-        await query.message.reply_text(text("expired", user_lang(update)))
-        return
+    message, answer = pressed
     png = await asyncio.to_thread(services(context).answer_chart, answer)
     if png is None:
-        await query.message.reply_text(text("no_chart", answer.language))
+        await message.reply_text(text("no_chart", answer.language))
         return
-    await query.message.reply_photo(png)
+    await message.reply_photo(png)
