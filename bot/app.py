@@ -18,23 +18,31 @@ from telegram.ext import (
     ContextTypes,
     Defaults,
     MessageHandler,
+    PollAnswerHandler,
     filters,
 )
 
 from bot.config import Settings
-from bot.handlers import admin, ask, charts, info
+from bot.handlers import admin, ask, charts, info, polls
 from bot.handlers.common import BotData, Context, user_lang
 from bot.i18n import COMMANDS, text
 from bot.limits import RateLimiter
 from bot.logs import protect_logs
 from bot.services import Services
+from bot.storage import Storage
 from bot.telegram_io import RetryingRequest, optional
 
 logger = logging.getLogger(__name__)
 
 
 def build_application(
-    settings: Settings, services: Services, *, rate_limit: int = 20, rate_window: float = 60.0
+    settings: Settings,
+    services: Services,
+    *,
+    storage: Storage | None = None,
+    rate_limit: int = 20,
+    rate_window: float = 60.0,
+    job_interval: float = 3.0,
 ) -> Application:
     """The bot, wired to `services`, pointed at `TELEGRAM_API_BASE_URL` when one is set."""
     protect_logs()
@@ -47,6 +55,7 @@ def build_application(
         .request(RetryingRequest(connection_pool_size=64))
         .get_updates_request(RetryingRequest(read_timeout=30.0))
         .post_init(post_init)
+        .post_shutdown(post_shutdown)
     )
     if settings.telegram_api_base_url:
         builder = builder.base_url(settings.telegram_api_base_url)
@@ -54,6 +63,7 @@ def build_application(
         builder = builder.base_file_url(settings.telegram_file_base_url)
     app = builder.build()
     app.bot_data.services = services
+    app.bot_data.storage = storage or Storage(settings.database)
     app.bot_data.admins = frozenset(settings.admin_user_ids)
     app.bot_data.limiter = RateLimiter(rate_limit, rate_window)
 
@@ -63,6 +73,14 @@ def build_application(
     app.add_handler(CommandHandler("ask", ask.on_ask))
     app.add_handler(CommandHandler("chart", charts.on_chart))
     app.add_handler(CommandHandler("reload", admin.on_reload))
+    app.add_handler(CommandHandler("newpoll", polls.on_newpoll))
+    app.add_handler(CommandHandler("predict", polls.on_predict))
+    app.add_handler(CommandHandler("polls", polls.on_polls))
+    app.add_handler(CommandHandler("poll", polls.on_poll))
+    app.add_handler(CommandHandler("closepoll", polls.on_closepoll))
+    app.add_handler(CommandHandler("resolve", polls.on_resolve))
+    app.add_handler(CommandHandler("leaderboard", polls.on_leaderboard))
+    app.add_handler(PollAnswerHandler(polls.on_poll_answer))
     app.add_handler(MessageHandler(filters.COMMAND, info.on_unknown_command))
     app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.TEXT, ask.on_private_text))
     app.add_handler(MessageHandler(filters.ChatType.GROUPS & filters.TEXT, ask.on_group_text))
@@ -71,15 +89,28 @@ def build_application(
     app.add_handler(CallbackQueryHandler(charts.on_topic_button, pattern=r"^chart_topic:"))
     app.add_handler(CallbackQueryHandler(charts.on_answer_chart_button, pattern=r"^chart:"))
     app.add_error_handler(on_error)
+
+    jobs = app.job_queue
+    assert jobs is not None, "python-telegram-bot[job-queue] is a dependency"
+    jobs.run_repeating(polls.announce, interval=job_interval, first=1.0, name="announce-results")
+    jobs.run_repeating(polls.remind_and_close, interval=60.0, first=5.0, name="poll-reminders")
+    jobs.run_repeating(admin.follow_data, interval=job_interval, first=job_interval, name="follow-data")
     return app
 
 
 async def post_init(app: Application) -> None:
-    """Register the command menu in English (default) and Chinese; a rejection is not fatal."""
+    """Open the database, then register the command menu in English (default) and Chinese; a rejected
+    menu is not fatal."""
+    await app.bot_data.storage.open()
+    app.bot_data.data_version = app.bot_data.services.data_version()
     for lang, index in (("", 1), ("zh", 0)):
         commands = [BotCommand(name, words[index]) for name, words in COMMANDS.items()]
         call = app.bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=lang or None)
         await optional(call, f"setMyCommands({lang or 'default'})")
+
+
+async def post_shutdown(app: Application) -> None:
+    await app.bot_data.storage.close()
 
 
 async def on_error(update: object, context: Context) -> None:

@@ -158,3 +158,28 @@ def _wrap(text: str, width: int) -> str:
         line += char
         used += wide
     return "\n".join([*lines, line])
+
+
+def histogram_png(bins: list[tuple[float, float, int]], unit: str, lang: Lang) -> bytes:
+    """The crowd's predictions as a histogram over log-spaced bins; no individual value is shown."""
+    figure = Figure(figsize=SIZE_INCHES, dpi=DPI)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    for low, high, count in bins:
+        axes.bar(low, count, width=max(high - low, low * 0.05), align="edge", color=COLORS[0], edgecolor="white")
+    if bins and bins[-1][1] > bins[0][0] * 10:
+        axes.set_xscale("log")
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _axis_value(v, unit, lang)))
+    axes.xaxis.set_minor_locator(NullLocator())
+    axes.set_ylabel("人数" if lang == "zh" else "predictors", fontproperties=_font(9))
+    axes.set_title("预测分布" if lang == "zh" else "Predictions", fontproperties=_font(12))
+    for label in axes.get_xticklabels():
+        label.set_fontproperties(_font(8))
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def _axis_value(value: float, unit: str, lang: Lang) -> str:
+    return format_percent(value) if unit == "percent" else format_count(value, lang, digits=3)

@@ -7,6 +7,7 @@ them, so `marketbot ask` starts fast.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from collections.abc import Iterable, Sequence
@@ -155,8 +156,9 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
         else:
             print(exc.message, file=sys.stderr)
         return 1
+    resolved = asyncio.run(resolve_polls(settings, result.changed)) if result.changed else []
     if args.json:
-        print(json.dumps({"ok": True, **result.to_dict()}, ensure_ascii=False))
+        print(json.dumps({"ok": True, **result.to_dict(), "resolved_polls": resolved}, ensure_ascii=False))
     else:
         print(result.summary())
         for fact in result.new:
@@ -166,7 +168,22 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
                 f"  revised: {rev.after.metric} {rev.after.entity} {rev.after.period}: "
                 f"{rev.before.value_text or rev.before.value} -> {rev.after.value_text or rev.after.value}"
             )
+        if resolved:
+            print("resolved polls: " + ", ".join(f"#{poll_id}" for poll_id in resolved))
     return 0
+
+
+async def resolve_polls(settings: Settings, facts: Sequence[Any]) -> list[int]:
+    """The same resolution the bot runs: polls on these facts' metric/entity/period resolve, once."""
+    from bot.resolution import resolve_with_facts
+    from bot.storage import Storage
+
+    storage = Storage(settings.database)
+    await storage.open()
+    try:
+        return await resolve_with_facts(storage, facts)
+    finally:
+        await storage.close()
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:

@@ -16,10 +16,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "help": (
         "直接发问题即可(群里请用 /ask、@我,或回复我的消息)。\n"
         "/ask 问题:提问\n/chart 主题:画图(不带主题则列出所有主题)\n/sources:数据来源\n"
-        "/help:帮助\n管理员:/reload 重新载入数据",
+        "/polls、/poll 编号、/predict 数值、/leaderboard:预测投票\n/help:帮助\n"
+        "管理员:/newpoll 指标 期间 [截止日期]、/closepoll、/resolve、/reload",
         "Just send a question (in groups use /ask, mention me, or reply to one of my messages).\n"
         "/ask question: ask\n/chart topic: a chart (no topic lists them)\n/sources: where the data comes from\n"
-        "/help: this help\nAdmins: /reload re-reads the data",
+        "/polls, /poll id, /predict number, /leaderboard: prediction polls\n/help: this help\n"
+        "Admins: /newpoll metric period [close date], /closepoll, /resolve, /reload",
     ),
     "too_long": (
         "消息太长了({n} 个字符,上限 {limit})。请把问题缩短一些。",
@@ -46,6 +48,46 @@ TEXTS: dict[str, tuple[str, str]] = {
     "chart_topics": ("选择要画的图:", "Pick a chart:"),
     "chart_unknown": ("没有这个图表主题。可选:\n{topics}", "No such chart topic. Choose one of:\n{topics}"),
     "no_chart": ("这个回答没有可以画图的数据。", "This answer has nothing to chart."),
+    "poll_how": (
+        "预测方法:/predict #{id} 1500万亿(也可以写 1.5 quadrillion、1500T、1.5e15)",
+        "To predict: /predict #{id} 1.5 quadrillion (or 1500万亿, 1500T, 1.5e15)",
+    ),
+    "poll_closes": ("截止:{date}", "Closes: {date}"),
+    "poll_replaced": ("(已替换你之前的预测)", "(this replaces your earlier prediction)"),
+    "poll_unknown": (
+        "这个聊天里没有这个投票编号。看看 /polls。",
+        "There is no poll with that number in this chat. See /polls.",
+    ),
+    "poll_not_open": ("投票 #{id} 已{status},不能再预测。", "Poll #{id} is {status}: predictions are closed."),
+    "predict_usage": (
+        "用法:/predict [#编号] 数值,例如 /predict 1500万亿",
+        "Usage: /predict [#id] number, e.g. /predict 1500T",
+    ),
+    "no_open_poll": ("这个聊天现在没有进行中的投票。", "There is no open poll in this chat."),
+    "which_poll": (
+        "有多个进行中的投票({ids}),请写上编号,例如 /predict #编号 数值。",
+        "Several polls are open ({ids}): add the number, e.g. /predict #id value.",
+    ),
+    "polls_header": ("进行中的投票:", "Open polls:"),
+    "polls_line": (
+        "#{id} {question}({n} 人预测,截止 {closes})",
+        "#{id} {question} ({n} predictors, closes {closes})",
+    ),
+    "poll_closed": (
+        "投票 #{id} 已截止,等待 IDC 公布数字后自动揭晓。",
+        "Poll #{id} is closed; it resolves when the figure is published.",
+    ),
+    "resolved_by_hand": ("管理员 {name} 手动录入", "entered by admin {name}"),
+    "leaderboard_empty": ("还没有已揭晓的投票。", "No poll has been resolved in this chat yet."),
+    "leaderboard_header": ("排行榜(平均误差越小越好):", "Leaderboard (lower mean error is better):"),
+    "leaderboard_line": (
+        "{i}. {name}:平均误差 {score},参与 {n} 次,最好名次 {best}",
+        "{i}. {name}: mean error {score}, {n} polls, best rank {best}",
+    ),
+    "poll_reminder": (
+        "提醒:投票 #{id}「{question}」明天截止,还没预测的抓紧 /predict。",
+        "Reminder: poll #{id} “{question}” closes tomorrow. Predict with /predict.",
+    ),
     "sources_header": (
         "数据来源(表格 / 报告 / 发布 / 行数):",
         "Data sources (table / report / published / rows):",
@@ -65,6 +107,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ask": ("提问", "Ask a question"),
     "chart": ("画图:总量、份额、谷歌、豆包、全国", "Chart: totals, shares, Google, Doubao, national"),
     "sources": ("数据来源", "Where the data comes from"),
+    "predict": ("预测投票:/predict [#编号] 数值", "Predict: /predict [#id] number"),
+    "polls": ("进行中的预测投票", "Open prediction polls"),
+    "poll": ("查看投票分布", "A poll's distribution"),
+    "leaderboard": ("预测排行榜", "Prediction leaderboard"),
     "help": ("帮助", "Help"),
     "start": ("开始", "Start"),
 }

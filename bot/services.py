@@ -11,8 +11,9 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings
+from knowledge.catalog import MetricInfo, load_metrics
 from knowledge.ingest import FactStore
-from knowledge.loaders import Corpus, TableInfo
+from knowledge.loaders import Corpus, TableInfo, default_corpus_dir
 from retrieval import charts
 
 if TYPE_CHECKING:
@@ -70,6 +71,13 @@ class Services:
 
     def answer(self, question: str) -> Answer:
         return self.knowledge.pipeline.answer(question)
+
+    def metrics(self) -> dict[str, MetricInfo]:
+        return load_metrics(default_corpus_dir())
+
+    def data_version(self) -> float:
+        """Changes whenever something is ingested into the data dir (by the CLI or another process)."""
+        return FactStore(self.settings.data_dir).version()
 
     def tables(self) -> list[TableInfo]:
         return list(self.knowledge.corpus.tables)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram import Update
 
-from bot.handlers.common import Context, is_admin, services, user_lang
+from bot.handlers.common import Context, data, is_admin, reply, services, user_lang
 from bot.i18n import text
+
+logger = logging.getLogger(__name__)
 
 Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
@@ -23,7 +26,7 @@ def admin_only(handler: Handler) -> Handler:
         if not is_admin(update, context):
             message = update.effective_message
             if message is not None:
-                await message.reply_text(text("not_admin", user_lang(update)))
+                await reply(message, text("not_admin", user_lang(update)))
             return
         await handler(update, context)
 
@@ -36,4 +39,13 @@ async def on_reload(update: Update, context: Context) -> None:
     summary = await asyncio.to_thread(services(context).reload)
     message = update.effective_message
     if message is not None:
-        await message.reply_text(text("reloaded", user_lang(update), summary=summary))
+        await reply(message, text("reloaded", user_lang(update), summary=summary))
+
+
+async def follow_data(context: Context) -> None:
+    """Reload when something was ingested into the data dir by another process (e.g. `marketbot ingest`)."""
+    version = await asyncio.to_thread(services(context).data_version)
+    if version != data(context).data_version:
+        data(context).data_version = version
+        summary = await asyncio.to_thread(services(context).reload)
+        logger.info("Data changed on disk; reloaded: %s", summary)

@@ -28,7 +28,7 @@ async def on_ask(update: Update, context: Context) -> None:
         return
     question = " ".join(context.args or [])
     if not question.strip():
-        await message.reply_text(text("ask_empty", user_lang(update)))
+        await reply(message, text("ask_empty", user_lang(update)))
         return
     await answer_question(update, context, message, question)
 
@@ -59,13 +59,13 @@ async def answer_question(update: Update, context: Context, message: Message, qu
     """The whole exchange: limits, typing, the answer, its buttons."""
     lang = user_lang(update)
     if len(question) > MAX_MESSAGE_CHARS:
-        await message.reply_text(text("too_long", lang, n=len(question), limit=MAX_MESSAGE_CHARS))
+        await reply(message, text("too_long", lang, n=len(question), limit=MAX_MESSAGE_CHARS))
         return
     user = update.effective_user
     limiter = data(context).limiter
     if user is not None and not limiter.allow(user.id):
         seconds = math.ceil(limiter.retry_in(user.id))
-        await message.reply_text(text("rate_limited", lang, seconds=seconds))
+        await reply(message, text("rate_limited", lang, seconds=seconds))
         return
     await typing(update, context)
     answer = await asyncio.to_thread(services(context).answer, question)
@@ -103,7 +103,7 @@ async def pressed_answer(update: Update, context: Context, prefix: str) -> tuple
     await query.answer()
     answer = await recall(update, context, (query.data or "").removeprefix(prefix))
     if answer is None:
-        await query.message.reply_text(text("expired", user_lang(update)))
+        await reply(query.message, text("expired", user_lang(update)))
         return None
     return query.message, answer
 

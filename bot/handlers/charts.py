@@ -7,7 +7,7 @@ import asyncio
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from bot.handlers.ask import pressed_answer
-from bot.handlers.common import Context, services, user_lang
+from bot.handlers.common import Context, reply, services, user_lang
 from bot.i18n import text
 from bot.services import topic_for, topics
 from knowledge.errors import UserError
@@ -21,12 +21,12 @@ async def on_chart(update: Update, context: Context) -> None:
     lang = user_lang(update)
     words = " ".join(context.args or [])
     if not words.strip():
-        await message.reply_text(text("chart_topics", lang), reply_markup=_topic_buttons(lang))
+        await reply(message, text("chart_topics", lang), _topic_buttons(lang))
         return
     topic = topic_for(words)
     if topic is None:
         listing = "\n".join(f"• {topic}: {title}" for topic, title in topics(lang))
-        await message.reply_text(text("chart_unknown", lang, topics=listing))
+        await reply(message, text("chart_unknown", lang, topics=listing))
         return
     await send_chart(message, context, topic, lang)
 
@@ -40,7 +40,7 @@ async def send_chart(message: Message, context: Context, topic: str, lang: str) 
     try:
         png = await asyncio.to_thread(services(context).chart, topic, lang)
     except UserError as exc:
-        await message.reply_text(exc.message)
+        await reply(message, exc.message)
         return
     await message.reply_photo(png, caption=f"/chart {topic}")
 
@@ -61,6 +61,6 @@ async def on_answer_chart_button(update: Update, context: Context) -> None:
     message, answer = pressed
     png = await asyncio.to_thread(services(context).answer_chart, answer)
     if png is None:
-        await message.reply_text(text("no_chart", answer.language))
+        await reply(message, text("no_chart", answer.language))
         return
     await message.reply_photo(png)

@@ -18,6 +18,7 @@ from bot.telegram_io import optional
 
 if TYPE_CHECKING:
     from bot.services import Services
+    from bot.storage import Storage
     from retrieval.pipeline import Answer
 
 MAX_MESSAGE_CHARS = 2000
@@ -29,6 +30,8 @@ class BotData:
     """Application-wide state, typed (ContextTypes) instead of a loose dict."""
 
     services: Services | None = None
+    storage: Storage | None = None
+    data_version: float = 0.0
     admins: frozenset[int] = frozenset()
     limiter: RateLimiter = field(default_factory=RateLimiter)
     answers: OrderedDict[str, Answer] = field(default_factory=OrderedDict)
@@ -78,3 +81,9 @@ async def reply(message: Message, text: str, keyboard: InlineKeyboardMarkup | No
     for i, chunk in enumerate(chunks):
         last = i == len(chunks) - 1
         await message.reply_text(chunk, reply_markup=keyboard if last else None, do_quote=i == 0)
+
+
+async def send(context: Context, chat_id: int, text: str) -> None:
+    """A message not in reply to anything (jobs): escaped and split like every reply."""
+    for chunk in html_chunks(text):
+        await context.bot.send_message(chat_id, chunk)

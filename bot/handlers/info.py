@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from bot.handlers.common import Context, services, user_lang
+from bot.handlers.common import Context, reply, services, user_lang
 from bot.i18n import EXAMPLES, text
 
 
@@ -15,13 +15,13 @@ async def on_start(update: Update, context: Context) -> None:
         return
     lang = user_lang(update)
     rows = [[InlineKeyboardButton(q, callback_data=f"ask:{lang}:{i}")] for i, q in enumerate(EXAMPLES[lang])]
-    await message.reply_text(text("start", lang), reply_markup=InlineKeyboardMarkup(rows))
+    await reply(message, text("start", lang), InlineKeyboardMarkup(rows))
 
 
 async def on_help(update: Update, context: Context) -> None:
     message = update.effective_message
     if message is not None:
-        await message.reply_text(text("help", user_lang(update)))
+        await reply(message, text("help", user_lang(update)))
 
 
 async def on_sources(update: Update, context: Context) -> None:
@@ -34,7 +34,7 @@ async def on_sources(update: Update, context: Context) -> None:
     for table in services(context).tables():
         reports = "; ".join(table.reports)
         lines.append(f"• {table.name}: {reports} ({table.published}; {table.rows} rows)")
-    await message.reply_text("\n".join(lines))
+    await reply(message, "\n".join(lines))
 
 
 async def on_unknown_command(update: Update, context: Context) -> None:
@@ -46,4 +46,4 @@ async def on_unknown_command(update: Update, context: Context) -> None:
     command = message.text.split()[0]
     if chat.type != "private" and not command.lower().endswith(f"@{context.bot.username.lower()}"):
         return
-    await message.reply_text(text("unknown_command", user_lang(update)))
+    await reply(message, text("unknown_command", user_lang(update)))
