@@ -66,6 +66,7 @@ def build_application(
     app.bot_data.storage = storage or Storage(settings.database)
     app.bot_data.admins = frozenset(settings.admin_user_ids)
     app.bot_data.limiter = RateLimiter(rate_limit, rate_window)
+    app.bot_data.reminder_hours = settings.poll_reminder_hours
 
     app.add_handler(CommandHandler("start", info.on_start))
     app.add_handler(CommandHandler("help", info.on_help))
@@ -93,7 +94,7 @@ def build_application(
     jobs = app.job_queue
     assert jobs is not None, "python-telegram-bot[job-queue] is a dependency"
     jobs.run_repeating(polls.announce, interval=job_interval, first=1.0, name="announce-results")
-    jobs.run_repeating(polls.remind_and_close, interval=60.0, first=5.0, name="poll-reminders")
+    jobs.run_repeating(polls.remind_and_close, interval=max(job_interval, 60.0), first=job_interval, name="poll-reminders")
     jobs.run_repeating(admin.follow_data, interval=job_interval, first=job_interval, name="follow-data")
     return app
 

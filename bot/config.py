@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     feed_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
     feed_keywords: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_FEED_KEYWORDS))
     feed_interval: float = 900.0
+    poll_reminder_hours: float = 24.0
     log_level: str = "INFO"
 
     @field_validator("admin_user_ids", "feed_urls", "feed_keywords", mode="before")

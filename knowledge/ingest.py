@@ -89,6 +89,11 @@ class FactStore:
         lines = self.facts_path.read_text(encoding="utf-8").splitlines()
         return [_fact_from_json(json.loads(line)) for line in lines if line.strip()]
 
+    def version(self) -> float:
+        """A stamp that changes when facts or articles are stored (the newest modification time)."""
+        paths = [self.facts_path, *self.article_paths()]
+        return max((p.stat().st_mtime_ns for p in paths if p.exists()), default=0) / 1e9
+
     def article_paths(self) -> list[Path]:
         return sorted((self.root / "articles").glob("*.md"))
 

@@ -32,6 +32,7 @@ class BotData:
     services: Services | None = None
     storage: Storage | None = None
     data_version: float = 0.0
+    reminder_hours: float = 24.0
     admins: frozenset[int] = frozenset()
     limiter: RateLimiter = field(default_factory=RateLimiter)
     answers: OrderedDict[str, Answer] = field(default_factory=OrderedDict)

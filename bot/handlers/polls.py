@@ -320,7 +320,7 @@ async def remind_and_close(context: Context) -> None:
     """A day before a poll closes, remind the chat; when it has closed, say so."""
     store = storage(context)
     now = datetime.now(UTC)
-    ahead = timedelta(hours=REMINDER_HOURS)
+    ahead = timedelta(hours=data(context).reminder_hours)
     for poll in await store.polls_closing_between(now, now + ahead):
         if await store.mark_reminded(poll.id):
             reminder = text("poll_reminder", poll_lang(poll), id=poll.id, question=poll.question)
@@ -329,6 +329,3 @@ async def remind_and_close(context: Context) -> None:
         if await store.close_poll(poll.id):
             notice = text("poll_closed", poll_lang(poll), id=poll.id, status="closed")
             await optional(send(context, poll.chat_id, notice), "close notice")
-
-
-REMINDER_HOURS = 24
