@@ -16,12 +16,14 @@ TEXTS: dict[str, tuple[str, str]] = {
     "help": (
         "直接发问题即可(群里请用 /ask、@我,或回复我的消息)。\n"
         "/ask 问题:提问\n/chart 主题:画图(不带主题则列出所有主题)\n/sources:数据来源\n"
-        "/polls、/poll 编号、/predict 数值、/leaderboard:预测投票\n/help:帮助\n"
-        "管理员:/newpoll 指标 期间 [截止日期]、/closepoll、/resolve、/reload",
+        "/polls、/poll 编号、/predict 数值、/leaderboard:预测投票\n"
+        "/subscribe [主题]、/unsubscribe [主题]、/alerts:数据与新闻推送\n/help:帮助\n"
+        "管理员:/newpoll 指标 期间 [截止日期]、/closepoll、/resolve、/reload;发送表格并附言 /ingest 导入数据",
         "Just send a question (in groups use /ask, mention me, or reply to one of my messages).\n"
         "/ask question: ask\n/chart topic: a chart (no topic lists them)\n/sources: where the data comes from\n"
-        "/polls, /poll id, /predict number, /leaderboard: prediction polls\n/help: this help\n"
-        "Admins: /newpoll metric period [close date], /closepoll, /resolve, /reload",
+        "/polls, /poll id, /predict number, /leaderboard: prediction polls\n"
+        "/subscribe [topic], /unsubscribe [topic], /alerts: data and news alerts\n/help: this help\n"
+        "Admins: /newpoll metric period [close date], /closepoll, /resolve, /reload; send a table with caption /ingest",
     ),
     "too_long": (
         "消息太长了({n} 个字符,上限 {limit})。请把问题缩短一些。",
@@ -52,6 +54,9 @@ TEXTS: dict[str, tuple[str, str]] = {
         "预测方法:/predict #{id} 1500万亿(也可以写 1.5 quadrillion、1500T、1.5e15)",
         "To predict: /predict #{id} 1.5 quadrillion (or 1500万亿, 1500T, 1.5e15)",
     ),
+    "status_open": ("进行中", "open"),
+    "status_closed": ("截止", "closed"),
+    "status_resolved": ("揭晓", "resolved"),
     "poll_closes": ("截止:{date}", "Closes: {date}"),
     "poll_replaced": ("(已替换你之前的预测)", "(this replaces your earlier prediction)"),
     "poll_unknown": (
@@ -88,6 +93,27 @@ TEXTS: dict[str, tuple[str, str]] = {
         "提醒:投票 #{id}「{question}」明天截止,还没预测的抓紧 /predict。",
         "Reminder: poll #{id} “{question}” closes tomorrow. Predict with /predict.",
     ),
+    "not_chat_admin": (
+        "只有群管理员可以修改本群的订阅。",
+        "Only this group's admins can change its subscriptions.",
+    ),
+    "subscribed": (
+        "已订阅:{topic}。有新数据时会推送到这里。",
+        "Subscribed to {topic}. New data will be posted here.",
+    ),
+    "unsubscribed": ("已取消订阅:{topic}。", "Unsubscribed from {topic}."),
+    "not_subscribed": ("本聊天没有订阅 {topic}。", "This chat was not subscribed to {topic}."),
+    "everything": ("全部", "everything"),
+    "no_subscriptions": (
+        "本聊天还没有订阅。用 /subscribe 订阅全部,或 /subscribe 火山引擎、/subscribe 新闻。",
+        "This chat follows nothing yet. /subscribe for everything, or /subscribe Google, /subscribe news.",
+    ),
+    "subscriptions_header": ("本聊天订阅了:", "This chat follows:"),
+    "upload_type": (
+        "「{name}」不是支持的格式:请上传 CSV、XLSX 或 Markdown 表格。",
+        "“{name}” is not a supported file: send a CSV, XLSX or Markdown table.",
+    ),
+    "upload_size": ("「{name}」太大了(上限 {limit} MB)。", "“{name}” is too large (the limit is {limit} MB)."),
     "sources_header": (
         "数据来源(表格 / 报告 / 发布 / 行数):",
         "Data sources (table / report / published / rows):",
@@ -111,6 +137,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "polls": ("进行中的预测投票", "Open prediction polls"),
     "poll": ("查看投票分布", "A poll's distribution"),
     "leaderboard": ("预测排行榜", "Prediction leaderboard"),
+    "subscribe": ("订阅数据与新闻推送", "Follow new data and news"),
+    "unsubscribe": ("取消订阅", "Stop following"),
+    "alerts": ("本聊天的订阅", "What this chat follows"),
     "help": ("帮助", "Help"),
     "start": ("开始", "Start"),
 }

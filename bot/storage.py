@@ -1,4 +1,5 @@
-"""The bot's state in SQLite (WAL, the default) or PostgreSQL: polls, predictions, scores and announcements.
+"""The bot's state in SQLite (WAL, the default) or PostgreSQL: polls, predictions, scores, announcements,
+alert subscriptions with their outbox of per-chat deliveries, and the news feeds' state.
 
 One async `Storage` owns the engine and creates or migrates the schema when opened.
 """
@@ -10,7 +11,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import asdict, dataclass, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -33,8 +34,10 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    literal_column,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy import delete as sql_delete
@@ -43,7 +46,10 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from bot.feeds import FeedState
+
 PollStatus = Literal["open", "closed", "resolved"]
+DeliveryStatus = Literal["pending", "sending", "sent", "dropped"]
 Range = tuple[float | None, float | None]
 
 
@@ -107,6 +113,28 @@ class Announcement:
     kind: str
     payload: dict[str, Any]
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: int
+    kind: str  # "data" or "news"
+    key: str
+    payload: dict[str, Any]
+    topics: tuple[str, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One alert claimed for one chat: send it, then mark_sent or retry_later (or drop_chat)."""
+
+    alert_id: int
+    chat_id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int  # including the current one
+    status: DeliveryStatus
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -205,13 +233,92 @@ announcement_table = Table(
 )
 
 
+subscription_table = Table(
+    "subscriptions",
+    metadata,
+    Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("topic", String(128), primary_key=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_subscriptions_topic", "topic"),
+)
+
+alert_table = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("key", Text, nullable=False, unique=True),
+    Column("payload", Text, nullable=False),
+    Column("topics", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+delivery_table = Table(
+    "deliveries",
+    metadata,
+    Column("alert_id", Integer, ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True),
+    Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("status", String(16), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime()),
+    Column("lease_until", UTCDateTime()),
+    Column("sent_at", UTCDateTime()),
+    Column("message_id", BigInteger),
+    Column("error", Text),
+    Index("ix_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_deliveries_chat", "chat_id", "status"),
+)
+
+feed_state_table = Table(
+    "feed_state",
+    metadata,
+    Column("url", Text, primary_key=True),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("next_fetch_at", UTCDateTime()),
+)
+
+feed_item_table = Table(
+    "feed_items",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("link", Text, nullable=False),
+    Column("first_seen", UTCDateTime(), nullable=False),
+)
+
+
+chat_table = Table(
+    "chats",
+    metadata,
+    Column("chat_id", BigInteger, primary_key=True),
+    Column("lang", Text, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+
 def _v1_polls(conn: Connection) -> None:
     metadata.create_all(conn, tables=[poll_table, prediction_table, score_table, announcement_table])
 
 
-# Applied in order; version N is MIGRATIONS[N - 1]. Version 1 builds its tables from the Table objects
-# above, so a later migration that adds a column to one of them must first check the column is missing.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_polls]
+def _v2_alerts(conn: Connection) -> None:
+    metadata.create_all(
+        conn, tables=[subscription_table, alert_table, delivery_table, feed_state_table, feed_item_table]
+    )
+
+
+def _v3_chats(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[chat_table])
+
+
+# Applied in order; version N is MIGRATIONS[N - 1]. Each version builds its (new) tables from the Table
+# objects above, so a later migration that adds a column to one of them must first check the column is missing.
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_polls, _v2_alerts, _v3_chats]
+
+# Deliveries not yet sent or dropped: the ones drop_chat gives up on.
+_UNSENT: tuple[DeliveryStatus, ...] = ("pending", "sending")
 
 
 def _utcnow() -> datetime:
@@ -508,6 +615,224 @@ class Storage:
         result = await conn.execute(insert(announcement_table).values(values).returning(announcement_table.c.id))
         return int(result.scalar_one())
 
+    # -- subscriptions ---------------------------------------------------------------------------------
+
+    async def subscribe(self, chat_id: int, topic: str) -> bool:
+        """True when the chat was not yet subscribed to the topic."""
+        async with self._write() as conn:
+            statement = _dialect_insert(conn)(subscription_table).values(
+                chat_id=chat_id, topic=topic, created_at=self.clock()
+            )
+            return (await conn.execute(statement.on_conflict_do_nothing())).rowcount == 1
+
+    async def unsubscribe(self, chat_id: int, topic: str | None = None) -> int:
+        """Remove one subscription (or, with topic None, all the chat's); returns how many were removed."""
+        statement = sql_delete(subscription_table).where(subscription_table.c.chat_id == chat_id)
+        if topic is not None:
+            statement = statement.where(subscription_table.c.topic == topic)
+        async with self._write() as conn:
+            return int((await conn.execute(statement)).rowcount)
+
+    async def set_chat_lang(self, chat_id: int, lang: str) -> None:
+        """The language pushed messages to this chat are written in (the last subscriber's)."""
+        values = {"chat_id": chat_id, "lang": lang, "updated_at": self.clock()}
+        async with self._write() as conn:
+            statement = _dialect_insert(conn)(chat_table).values(**values)
+            await conn.execute(statement.on_conflict_do_update(index_elements=["chat_id"], set_=values))
+
+    async def chat_lang(self, chat_id: int, default: str = "zh") -> str:
+        async with self._read() as conn:
+            found = (await conn.execute(select(chat_table.c.lang).where(chat_table.c.chat_id == chat_id))).scalar()
+        return str(found) if found else default
+
+    async def subscriptions(self, chat_id: int) -> list[str]:
+        statement = (
+            select(subscription_table.c.topic)
+            .where(subscription_table.c.chat_id == chat_id)
+            .order_by(subscription_table.c.topic)
+        )
+        async with self._read() as conn:
+            return list((await conn.execute(statement)).scalars())
+
+    async def subscribers(self, topics: Sequence[str]) -> list[int]:
+        """The chats subscribed to any of the topics, each once, sorted."""
+        if not topics:
+            return []
+        async with self._read() as conn:
+            return [int(chat) for chat in (await conn.execute(_subscribers_query(topics))).scalars()]
+
+    # -- alerts and their deliveries -------------------------------------------------------------------
+
+    async def add_alert(self, kind: str, key: str, payload: dict[str, Any], topics: Sequence[str]) -> int | None:
+        """Queue an alert for every chat subscribed now to any of its topics; returns its id.
+
+        None, changing nothing, when an alert with this key exists (re-ingesting the same data alerts
+        nobody). The alert and its deliveries are written in one transaction.
+        """
+        unique_topics = list(dict.fromkeys(topics))
+        values = dict(
+            kind=kind,
+            key=key,
+            payload=json.dumps(payload, ensure_ascii=False),
+            topics=json.dumps(unique_topics, ensure_ascii=False),
+            created_at=self.clock(),
+        )
+        async with self._write() as conn:
+            statement = _dialect_insert(conn)(alert_table).values(values).on_conflict_do_nothing()
+            alert_id = (await conn.execute(statement.returning(alert_table.c.id))).scalar_one_or_none()
+            if alert_id is None:
+                return None
+            if unique_topics:
+                chats = _subscribers_query(unique_topics).subquery()
+                fan_out = insert(delivery_table).from_select(
+                    ["alert_id", "chat_id", "status", "attempts"],
+                    select(
+                        literal_column(str(int(alert_id))),
+                        chats.c.chat_id,
+                        literal_column("'pending'"),
+                        literal_column("0"),
+                    ),
+                )
+                await conn.execute(fan_out)
+        return int(alert_id)
+
+    async def get_alert(self, alert_id: int) -> Alert | None:
+        async with self._read() as conn:
+            row = (await conn.execute(select(alert_table).where(alert_table.c.id == alert_id))).one_or_none()
+        return None if row is None else _alert(row)
+
+    async def recent_alerts(self, limit: int = 10) -> list[Alert]:
+        """The latest alerts, newest first."""
+        statement = select(alert_table).order_by(alert_table.c.id.desc()).limit(limit)
+        async with self._read() as conn:
+            return [_alert(row) for row in await conn.execute(statement)]
+
+    async def claim_deliveries(
+        self, now: datetime, limit: int = 50, lease: timedelta = timedelta(seconds=60)
+    ) -> list[Delivery]:
+        """Take up to `limit` due deliveries, oldest alert first, for this worker to send.
+
+        Due: `pending` with next_attempt_at unset or <= now, or `sending` with an expired lease (the worker
+        that claimed it died mid-send). Each becomes `sending` until now + lease with one more attempt.
+        No two workers ever hold the same delivery: PostgreSQL skips rows another claim has locked,
+        and SQLite runs one write transaction at a time.
+        """
+        d = delivery_table
+        due = ((d.c.status == "pending") & (d.c.next_attempt_at.is_(None) | (d.c.next_attempt_at <= now))) | (
+            (d.c.status == "sending") & (d.c.lease_until <= now)
+        )
+        query = (
+            select(d.c.alert_id, d.c.chat_id, d.c.attempts, alert_table.c.kind, alert_table.c.payload)
+            .join(alert_table, alert_table.c.id == d.c.alert_id)
+            .where(due)
+            .order_by(d.c.alert_id, d.c.chat_id)
+            .limit(limit)
+        )
+        async with self._write() as conn:
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True, of=d)
+            rows = (await conn.execute(query)).all()
+            if not rows:
+                return []
+            claim = (
+                update(d)
+                .where(tuple_(d.c.alert_id, d.c.chat_id).in_([(row.alert_id, row.chat_id) for row in rows]))
+                .values(status="sending", lease_until=now + lease, attempts=d.c.attempts + 1)
+            )
+            await conn.execute(claim)
+        return [
+            Delivery(
+                alert_id=row.alert_id,
+                chat_id=row.chat_id,
+                kind=row.kind,
+                payload=json.loads(row.payload),
+                attempts=row.attempts + 1,
+                status="sending",
+            )
+            for row in rows
+        ]
+
+    async def mark_sent(self, alert_id: int, chat_id: int, message_id: int | None) -> bool:
+        """`sending` -> `sent`; True only the first time (False if it was not being sent)."""
+        statement = update(delivery_table).where(
+            *_delivery(alert_id, chat_id), delivery_table.c.status == "sending"
+        )
+        return await self._change_one(
+            statement.values(
+                status="sent", sent_at=self.clock(), message_id=message_id, lease_until=None, error=None
+            )
+        )
+
+    async def retry_later(self, alert_id: int, chat_id: int, at: datetime, error: str) -> None:
+        """Put a claimed delivery back to `pending`, due again at `at`; sent or dropped ones stay so."""
+        statement = update(delivery_table).where(
+            *_delivery(alert_id, chat_id), delivery_table.c.status == "sending"
+        )
+        await self._change_one(
+            statement.values(status="pending", next_attempt_at=at, lease_until=None, error=error)
+        )
+
+    async def drop_chat(self, chat_id: int, error: str) -> int:
+        """The chat blocked the bot or is gone: unsubscribe it and drop its unsent deliveries (returned count).
+
+        Already sent deliveries stay `sent`.
+        """
+        unsubscribe = sql_delete(subscription_table).where(subscription_table.c.chat_id == chat_id)
+        drop = (
+            update(delivery_table)
+            .where(delivery_table.c.chat_id == chat_id, delivery_table.c.status.in_(_UNSENT))
+            .values(status="dropped", lease_until=None, error=error)
+        )
+        async with self._write() as conn:
+            await conn.execute(unsubscribe)
+            return int((await conn.execute(drop)).rowcount)
+
+    async def delivery_counts(self, alert_id: int) -> dict[str, int]:
+        """How many of the alert's deliveries are in each status (statuses with none are left out)."""
+        statement = (
+            select(delivery_table.c.status, func.count())
+            .where(delivery_table.c.alert_id == alert_id)
+            .group_by(delivery_table.c.status)
+        )
+        async with self._read() as conn:
+            return {str(status): int(n) for status, n in await conn.execute(statement)}
+
+    async def sent_count(self, alert_id: int, chat_id: int) -> int:
+        """1 when the alert was sent to the chat, else 0."""
+        statement = (
+            select(func.count())
+            .select_from(delivery_table)
+            .where(*_delivery(alert_id, chat_id), delivery_table.c.status == "sent")
+        )
+        async with self._read() as conn:
+            return int((await conn.execute(statement)).scalar_one())
+
+    # -- news feeds ------------------------------------------------------------------------------------
+
+    async def feed_state(self, url: str) -> FeedState | None:
+        statement = select(*[feed_state_table.c[f.name] for f in fields(FeedState)]).where(
+            feed_state_table.c.url == url
+        )
+        async with self._read() as conn:
+            row = (await conn.execute(statement)).one_or_none()
+        return None if row is None else FeedState(**row._mapping)
+
+    async def save_feed_state(self, state: FeedState) -> None:
+        values = asdict(state)
+        async with self._write() as conn:
+            statement = _dialect_insert(conn)(feed_state_table).values(values)
+            statement = statement.on_conflict_do_update(
+                index_elements=[feed_state_table.c.url], set_={k: v for k, v in values.items() if k != "url"}
+            )
+            await conn.execute(statement)
+
+    async def remember_feed_item(self, key: str, url: str, title: str, link: str) -> bool:
+        """True the first time ever this item key is seen."""
+        values = dict(key=key, url=url, title=title, link=link, first_seen=self.clock())
+        async with self._write() as conn:
+            statement = _dialect_insert(conn)(feed_item_table).values(values).on_conflict_do_nothing()
+            return (await conn.execute(statement)).rowcount == 1
+
 
 # -- helpers -------------------------------------------------------------------------------------------
 
@@ -536,6 +861,30 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 def _dialect_insert(conn: AsyncConnection) -> Any:
     """The dialect's INSERT, which has on_conflict_do_update (SQLite and PostgreSQL spell it alike)."""
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
+def _subscribers_query(topics: Sequence[str]) -> Any:
+    return (
+        select(subscription_table.c.chat_id)
+        .where(subscription_table.c.topic.in_(list(topics)))
+        .distinct()
+        .order_by(subscription_table.c.chat_id)
+    )
+
+
+def _delivery(alert_id: int, chat_id: int) -> tuple[Any, Any]:
+    return delivery_table.c.alert_id == alert_id, delivery_table.c.chat_id == chat_id
+
+
+def _alert(row: Row[Any]) -> Alert:
+    return Alert(
+        id=row.id,
+        kind=row.kind,
+        key=row.key,
+        payload=json.loads(row.payload),
+        topics=tuple(json.loads(row.topics)),
+        created_at=row.created_at,
+    )
 
 
 def _poll(row: Row[Any]) -> Poll:
@@ -568,4 +917,7 @@ def _leaderboard(rows: Any) -> list[LeaderRow]:
         )
         for user_id, results in played.items()
     ]
-    return sorted(board, key=lambda r: (r.mean_score, -r.polls_played, r.user_id))
+    # Equal means: more polls played first, then the better mean rank (each poll's ranking already broke
+    # its own ties by prediction time), so the board never contradicts a ranking it was built from.
+    mean_rank = {user_id: sum(rank for _, rank in results) / len(results) for user_id, results in played.items()}
+    return sorted(board, key=lambda r: (r.mean_score, -r.polls_played, mean_rank[r.user_id], r.user_id))

@@ -12,7 +12,9 @@ import logging
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
+from telegram import Update
 from telegram.error import NetworkError, TelegramError, TimedOut
+from telegram.ext import BaseUpdateProcessor
 from telegram.request import HTTPXRequest
 
 logger = logging.getLogger(__name__)
@@ -59,3 +61,45 @@ async def optional(call: Awaitable[T], what: str) -> T | None:
     except TelegramError as exc:
         logger.warning("%s failed and was skipped: %s", what, exc)
         return None
+
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Updates from different chats run concurrently (a busy group, waiting on Telegram's per-group limit,
+    must not stall everyone else); updates from one chat run in arrival order (a revised prediction never
+    overtakes the one it replaces)."""
+
+    __slots__ = ("_locks",)
+
+    def __init__(self, max_concurrent_updates: int = 64) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[object, tuple[asyncio.Lock, int]] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        key = _order_key(update)
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
+
+
+def _order_key(update: object) -> object:
+    """Updates with the same key keep their order: the chat, else the user (poll answers), else none."""
+    if isinstance(update, Update):
+        if update.effective_chat is not None:
+            return ("chat", update.effective_chat.id)
+        if update.effective_user is not None:
+            return ("user", update.effective_user.id)
+    return ("update", id(update))

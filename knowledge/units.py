@@ -134,7 +134,8 @@ _PRE_ANY = "|".join(_PRE.values())
 _POST_ANY = "|".join(_POST.values())
 
 # A number must not continue a word, a version or a date: "V3", "GPT-5", "2025-05", "1Q25", "3.1".
-_START = r"(?<![A-Za-z0-9_.\-+/:^])"
+# Not inside a word, a time ("12:30") or a thousands group ("1,300" must not yield "300").
+_START = r"(?<![A-Za-z0-9_.\-+/^])(?<!\d:)(?<!\d,)"
 _BODY = rf"{_START}(?P<sign>[-+]|负)?(?P<pct>百分之\s*)?(?P<core>{_CORE})(?P<en_mag>{_EN_MAG})?(?:{_KIND})?"
 # parse_quantity reads head, body and tail in turn; find_quantities looks for the head before a body.
 _HEAD = rf"\s*(?:(?:{_FILLER})\s*)?(?:(?P<pre>{_PRE_ANY})\s*)?(?:(?:{_FILLER})\s*)?"

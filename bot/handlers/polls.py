@@ -23,6 +23,7 @@ from bot.storage import Poll, Prediction, Storage
 from bot.telegram_io import optional
 from knowledge.catalog import metric_info
 from knowledge.errors import UserError
+from knowledge.units import parse_quantity
 
 logger = logging.getLogger(__name__)
 
@@ -118,12 +119,12 @@ async def on_predict(update: Update, context: Context) -> None:
 async def _target_poll(context: Context, chat_id: int, args: list[str], lang: Lang) -> Poll:
     """The poll a /predict means: `#id` (or a bare id before the number), else the chat's only open poll."""
     store = storage(context)
-    if len(args) >= 2 and args[0].lstrip("#").isdigit():
+    if len(args) >= 2 and _names_a_poll(args):
         poll = await store.get_poll(int(args.pop(0).lstrip("#")))
         if poll is None or poll.chat_id != chat_id:
             raise UserError(text("poll_unknown", lang))
         if poll.status != "open":
-            raise UserError(text("poll_not_open", lang, id=poll.id, status=poll.status))
+            raise UserError(text("poll_not_open", lang, id=poll.id, status=text(f"status_{poll.status}", lang)))
         return poll
     if not args:
         raise UserError(text("predict_usage", lang))
@@ -133,6 +134,20 @@ async def _target_poll(context: Context, chat_id: int, args: list[str], lang: La
     if len(open_polls) > 1:
         raise UserError(text("which_poll", lang, ids=", ".join(f"#{p.id}" for p in open_polls)))
     return open_polls[0]
+
+
+def _names_a_poll(args: list[str]) -> bool:
+    """ "#3 1500万亿" or "3 1500万亿" name poll 3; "1500 万亿" is one number with a spaced unit."""
+    first = args[0]
+    if first.startswith("#"):
+        return first[1:].isdigit()
+    if not first.isdigit():
+        return False
+    try:
+        parse_quantity(" ".join(args[1:]))
+    except UserError:
+        return False
+    return True
 
 
 def _unit_of(context: Context, poll: Poll) -> str:
@@ -222,7 +237,8 @@ async def on_closepoll(update: Update, context: Context) -> None:
         await reply(message, text("poll_unknown", lang))
         return
     closed = await storage(context).close_poll(poll.id)
-    await reply(message, text("poll_closed" if closed else "poll_not_open", lang, id=poll.id, status=poll.status))
+    status = text(f"status_{poll.status}", lang)
+    await reply(message, text("poll_closed" if closed else "poll_not_open", lang, id=poll.id, status=status))
 
 
 @admin_only
@@ -243,7 +259,7 @@ async def on_resolve(update: Update, context: Context) -> None:
         return
     source = text("resolved_by_hand", lang, name=_name(update))
     if await resolve_poll(storage(context), poll, actual, source) is None:
-        await reply(message, text("poll_not_open", lang, id=poll.id, status="resolved"))
+        await reply(message, text("poll_not_open", lang, id=poll.id, status=text("status_resolved", lang)))
     # the results message goes out through the announcement job, like every resolution
 
 
@@ -327,5 +343,5 @@ async def remind_and_close(context: Context) -> None:
             await optional(send(context, poll.chat_id, reminder), "reminder")
     for poll in await store.polls_past_close(now):
         if await store.close_poll(poll.id):
-            notice = text("poll_closed", poll_lang(poll), id=poll.id, status="closed")
+            notice = text("poll_closed", poll_lang(poll), id=poll.id)
             await optional(send(context, poll.chat_id, notice), "close notice")

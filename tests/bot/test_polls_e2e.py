@@ -7,7 +7,8 @@ Everything happens in one supergroup, as it would for real. Each test has its ow
 
 Telegram allows a bot ~20 messages a minute per group, and the bot's AIORateLimiter enforces that by
 waiting; the functional tests lift that per-group limit (`relaxed_group_limit`) so they take seconds, not
-minutes. `test_a_busy_group_does_not_stall_other_chats` keeps the shipped limiter.
+minutes; the 500-prediction burst also lifts the 30/s overall limit (`no_rate_limit`), as it tests storage
+under load. `test_a_busy_group_does_not_stall_other_chats` keeps the shipped limiter.
 """
 
 from __future__ import annotations
@@ -174,15 +175,20 @@ async def quiet(server: BotApiServer, seconds: float = 0.3) -> None:
     await asyncio.sleep(seconds)
 
 
+def is_announcement(result: dict) -> bool:
+    """A results message sent by the announcement job (not a reply, unlike /poll on a resolved poll)."""
+    return result.get("text", "").startswith(RESULTS_PREFIX) and "reply_to_message" not in result
+
+
 def results_messages(server: BotApiServer, chat: int = GROUP) -> list[str]:
-    return [t for t in server.texts(chat) if t.startswith(RESULTS_PREFIX)]
+    return [m["text"] for m in server.messages(chat) if is_announcement(m)]
 
 
 async def wait_results(server: BotApiServer, count: int, timeout: float = 10.0) -> list[str]:
     calls = await server.wait_for(
         "sendMessage",
         chat_id=GROUP,
-        predicate=lambda c: c.ok and c.result["text"].startswith(RESULTS_PREFIX),
+        predicate=lambda c: c.ok and is_announcement(c.result),
         count=count,
         timeout=timeout,
     )
@@ -311,6 +317,17 @@ async def test_predictions_in_every_form_revisions_refusals_and_closing(group_bo
     assert await say(server, ANN, "/polls") == "There is no open poll in this chat."
 
 
+async def test_a_number_with_a_spaced_unit_is_a_prediction_not_a_poll_number(group_bot):
+    """ "1500 万亿" and "2000 trillion" read as numbers (parse_prediction takes them); /predict must not
+    take their leading integer for a poll number."""
+    server = group_bot
+    poll_id, _, _ = await open_poll(server)
+    spaced = await predict(server, BOB, "1500 万亿")
+    assert spaced.startswith(f"已记录 #{poll_id}:1,500 万亿"), spaced
+    spaced_en = await predict(server, ANN, "2000 trillion")
+    assert spaced_en.startswith(f"Recorded #{poll_id}: 2 quadrillion"), spaced_en
+
+
 async def test_chinese_refusals_name_the_poll_status_in_chinese(group_bot):
     server = group_bot
     poll_id, _, _ = await open_poll(server)
@@ -371,7 +388,7 @@ async def test_polls_lists_counts_and_poll_shows_the_crowd_but_no_individual_val
         await predict(server, person, value)
     listed = await say(server, ZHO, "/polls")
     assert listed.startswith("进行中的投票:")
-    assert re.search(rf"^#{poll_id} .*(5 人预测,截止 2027-06-30)$", listed, re.M), listed
+    assert re.search(rf"^#{poll_id} .*\(5 人预测,截止 2027-06-30\)$", listed, re.M), listed
 
     before = len(server.sent("sendPhoto", GROUP))
     summary = await poll_summary(server, poll_id)
@@ -486,7 +503,7 @@ async def test_an_ingest_for_another_period_resolves_nothing(group_bot, server, 
     await asyncio.sleep(4 * JOB_INTERVAL)
     assert results_messages(server) == []
     assert f"#{poll_id} " in await say(server, ANN, "/polls")
-    assert "Recorded" in await predict(server, BOB, "1600万亿")
+    assert await predict(server, BOB, "1600万亿") == f"已记录 #{poll_id}:1,600 万亿(1.6 quadrillion)"
     assert await predictors(server, poll_id) == 2
 
 
@@ -506,7 +523,7 @@ async def test_a_restart_loses_nothing(server, services, tmp_path, relaxed_group
 
     async with running_bot(server, tmp_path, services=services, job_interval=JOB_INTERVAL):
         listed = await say(server, ZHO, "/polls")
-        assert re.search(rf"^#{poll_id} .*(3 人预测,截止 2027-06-30)$", listed, re.M), listed
+        assert re.search(rf"^#{poll_id} .*\(3 人预测,截止 2027-06-30\)$", listed, re.M), listed
         assert await poll_summary(server, poll_id) == before
         revised = await predict(server, ANN, "1400万亿")
         assert "1,400 万亿" in revised and "replaces your earlier prediction" in revised
@@ -514,8 +531,14 @@ async def test_a_restart_loses_nothing(server, services, tmp_path, relaxed_group
         server.push_poll_answer(native["id"], DAN.id, [2])  # the native poll is still tied to the poll
         await quiet(server)
         assert await predictors(server, poll_id) == 4
-        # Nothing handled before the restart was handled again: 4 replies here, as pushed.
-        assert len(server.sent("sendMessage", GROUP)) == replies_before + 4
+    # Nothing handled before the restart was handled again: one reply per message, 5 of them after it.
+    replied = [
+        c.result["reply_to_message"]["message_id"]
+        for c in server.sent("sendMessage", GROUP)
+        if c.ok and "reply_to_message" in c.result
+    ]
+    assert sorted(replied) == sorted(set(replied))
+    assert len(server.sent("sendMessage", GROUP)) == replies_before + 5
 
 
 # --- 9. a burst of 500 predictions ----------------------------------------------------------------------------
@@ -559,12 +582,12 @@ async def test_a_busy_group_does_not_stall_other_chats(server, services, tmp_pat
     """With the shipped limiter (20 messages a minute per group, as Telegram allows): a group that has
     used its budget must wait, but a private chat should still be answered promptly."""
     async with running_bot(server, tmp_path, services=services, job_interval=JOB_INTERVAL):
-        await open_poll(server)  # 2 messages to the group
-        for i in range(20):  # 18 confirmations fit the group's budget; the last 2 wait ~3 s each
+        await open_poll(server)  # 2 messages to the group (sendMessage and sendPoll)
+        for i in range(20):  # 18 confirmations fit the group's budget; the last 2 must wait ~3 s each
             push(server, Person(20_000 + i, f"p{i}"), f"/predict {1000 + i}万亿")
-        await server.wait_for("sendMessage", chat_id=GROUP, count=2 + 18)
         started = time.monotonic()
         message = server.push_message(600, "/polls", user_id=600, first_name="Pat", language_code="en")
-        await server.wait_for("sendMessage", chat_id=600, predicate=replies_to(message), timeout=15)
+        await server.wait_for("sendMessage", chat_id=600, predicate=replies_to(message), timeout=20)
         waited = time.monotonic() - started
+        await server.wait_for("sendMessage", chat_id=GROUP, count=1 + 20, timeout=20)
         assert waited < 2, f"a private /polls waited {waited:.1f} s behind the group's rate-limited replies"

@@ -882,3 +882,16 @@ def test_find_quantities_never_fails_and_spans_lie_inside_the_text(text):
     for found in find_quantities(text):
         assert 0 <= found.start < found.end <= len(text)
         assert found.quantity.text == text[found.start : found.end].strip()
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("2025 年:1,300 万亿", 1.3e15), ("合计:1,300 万亿", 1.3e15), ("x:1,300 万亿", 1.3e15)],
+)
+def test_a_number_after_a_colon_is_read_whole_not_from_inside_its_thousands_group(text, value):
+    (found,) = find_quantities(text)
+    assert found.quantity.value == value
+
+
+def test_a_time_of_day_is_not_a_quantity():
+    assert find_quantities("12:30 开会") == []
