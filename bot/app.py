@@ -23,14 +23,15 @@ from telegram.ext import (
 )
 
 from bot.config import Settings
-from bot.handlers import admin, ask, charts, info, polls
+from bot.feeds import FeedWatcher
+from bot.handlers import admin, alerts, ask, charts, info, polls
 from bot.handlers.common import BotData, Context, user_lang
 from bot.i18n import COMMANDS, text
 from bot.limits import RateLimiter
 from bot.logs import protect_logs
 from bot.services import Services
 from bot.storage import Storage
-from bot.telegram_io import RetryingRequest, optional
+from bot.telegram_io import PerChatUpdateProcessor, RetryingRequest, optional
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ def build_application(
         .context_types(ContextTypes(bot_data=BotData))
         .defaults(Defaults(parse_mode=ParseMode.HTML))
         .rate_limiter(AIORateLimiter(max_retries=3))
+        .concurrent_updates(PerChatUpdateProcessor())
         .request(RetryingRequest(connection_pool_size=64))
         .get_updates_request(RetryingRequest(read_timeout=30.0))
         .post_init(post_init)
@@ -82,6 +84,12 @@ def build_application(
     app.add_handler(CommandHandler("resolve", polls.on_resolve))
     app.add_handler(CommandHandler("leaderboard", polls.on_leaderboard))
     app.add_handler(PollAnswerHandler(polls.on_poll_answer))
+    app.add_handler(CommandHandler("subscribe", alerts.on_subscribe))
+    app.add_handler(CommandHandler("unsubscribe", alerts.on_unsubscribe))
+    app.add_handler(CommandHandler("alerts", alerts.on_alerts))
+    app.add_handler(
+        MessageHandler(filters.Document.ALL & filters.CaptionRegex(r"^/ingest(@\w+)?\b"), alerts.on_upload)
+    )
     app.add_handler(MessageHandler(filters.COMMAND, info.on_unknown_command))
     app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.TEXT, ask.on_private_text))
     app.add_handler(MessageHandler(filters.ChatType.GROUPS & filters.TEXT, ask.on_group_text))
@@ -89,13 +97,21 @@ def build_application(
     app.add_handler(CallbackQueryHandler(ask.on_example_button, pattern=r"^ask:"))
     app.add_handler(CallbackQueryHandler(charts.on_topic_button, pattern=r"^chart_topic:"))
     app.add_handler(CallbackQueryHandler(charts.on_answer_chart_button, pattern=r"^chart:"))
+    app.add_handler(CallbackQueryHandler(alerts.on_alert_chart_button, pattern=r"^alert_chart:"))
     app.add_error_handler(on_error)
 
     jobs = app.job_queue
     assert jobs is not None, "python-telegram-bot[job-queue] is a dependency"
     jobs.run_repeating(polls.announce, interval=job_interval, first=1.0, name="announce-results")
-    jobs.run_repeating(polls.remind_and_close, interval=max(job_interval, 60.0), first=job_interval, name="poll-reminders")
+    jobs.run_repeating(
+        polls.remind_and_close, interval=max(job_interval, 60.0), first=job_interval, name="poll-reminders"
+    )
     jobs.run_repeating(admin.follow_data, interval=job_interval, first=job_interval, name="follow-data")
+    jobs.run_repeating(alerts.deliver, interval=job_interval, first=job_interval, name="deliver-alerts")
+    jobs.run_repeating(alerts.watch_inbox, interval=job_interval, first=job_interval, name="watch-inbox")
+    jobs.run_repeating(alerts.poll_feeds, interval=max(job_interval, 30.0), first=job_interval, name="poll-feeds")
+    if settings.feed_urls:
+        app.bot_data.feeds = FeedWatcher(interval=settings.feed_interval)
     return app
 
 
@@ -111,6 +127,8 @@ async def post_init(app: Application) -> None:
 
 
 async def post_shutdown(app: Application) -> None:
+    if app.bot_data.feeds is not None:
+        await app.bot_data.feeds.aclose()
     await app.bot_data.storage.close()
 
 

@@ -145,43 +145,39 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    """The same path as an upload through Telegram: store, queue alerts, resolve polls."""
     from knowledge.errors import InvalidFileError
-    from knowledge.ingest import FactStore, ingest
 
     try:
-        result = ingest(args.files, FactStore(settings.data_dir), open_index(settings))
+        outcome = asyncio.run(ingest_with_storage(settings, args.files))
     except InvalidFileError as exc:
         if args.json:
             print(json.dumps({"ok": False, "problems": [str(p) for p in exc.problems]}, ensure_ascii=False))
         else:
             print(exc.message, file=sys.stderr)
         return 1
-    resolved = asyncio.run(resolve_polls(settings, result.changed)) if result.changed else []
+    result = outcome.result
     if args.json:
-        print(json.dumps({"ok": True, **result.to_dict(), "resolved_polls": resolved}, ensure_ascii=False))
-    else:
-        print(result.summary())
-        for fact in result.new:
-            print(f"  new: {fact.metric} {fact.entity} {fact.period} = {fact.value_text or fact.value}")
-        for rev in result.revised:
-            print(
-                f"  revised: {rev.after.metric} {rev.after.entity} {rev.after.period}: "
-                f"{rev.before.value_text or rev.before.value} -> {rev.after.value_text or rev.after.value}"
-            )
-        if resolved:
-            print("resolved polls: " + ", ".join(f"#{poll_id}" for poll_id in resolved))
+        extra = {"alerts": list(outcome.alert_ids), "resolved_polls": list(outcome.resolved_polls)}
+        print(json.dumps({"ok": True, **result.to_dict(), **extra}, ensure_ascii=False))
+        return 0
+    print(outcome.summary())
+    for fact in result.new:
+        print(f"  new: {fact.metric} {fact.entity} {fact.period} = {fact.value_text or fact.value}")
+    for rev in result.revised:
+        before, after = rev.before.value_text or rev.before.value, rev.after.value_text or rev.after.value
+        print(f"  revised: {rev.after.metric} {rev.after.entity} {rev.after.period}: {before} -> {after}")
     return 0
 
 
-async def resolve_polls(settings: Settings, facts: Sequence[Any]) -> list[int]:
-    """The same resolution the bot runs: polls on these facts' metric/entity/period resolve, once."""
-    from bot.resolution import resolve_with_facts
+async def ingest_with_storage(settings: Settings, files: Sequence[Path]) -> Any:
+    from bot.ingestion import ingest_files
     from bot.storage import Storage
 
     storage = Storage(settings.database)
     await storage.open()
     try:
-        return await resolve_with_facts(storage, facts)
+        return await ingest_files(files, settings.data_dir, storage, open_index(settings))
     finally:
         await storage.close()
 

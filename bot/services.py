@@ -6,12 +6,14 @@ Every method here blocks (Chroma, matplotlib): handlers call them through `async
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings
 from knowledge.catalog import MetricInfo, load_metrics
+from knowledge.facts import Fact
 from knowledge.ingest import FactStore
 from knowledge.loaders import Corpus, TableInfo, default_corpus_dir
 from retrieval import charts
@@ -65,6 +67,11 @@ class Services:
         return f"{len(knowledge.corpus.facts)} facts, {len(knowledge.corpus.passages)} passages ({knowledge.index_summary})"
 
     @property
+    def index(self) -> Any:
+        """The vector index, for ingestion to keep it in step with the stored facts."""
+        return self._index
+
+    @property
     def knowledge(self) -> Knowledge:
         with self._lock:
             return self._knowledge
@@ -94,10 +101,14 @@ class Services:
 
     def answer_chart(self, answer: Answer) -> bytes | None:
         """A PNG comparing the figures an answer cited, or None when there is nothing to compare."""
+        return self.answer_chart_for(answer.facts, answer.language)
+
+    def answer_chart_for(self, facts: Sequence[Fact], lang: str) -> bytes | None:
+        """A PNG comparing these figures, or None when there is nothing to compare."""
         from bot.charts import render_png
 
-        spec = charts.chart_for_facts(answer.facts, self.entity_names(), answer.language)
-        return render_png(spec, answer.language) if spec is not None else None
+        spec = charts.chart_for_facts(facts, self.entity_names(), _lang(lang))
+        return render_png(spec, _lang(lang)) if spec is not None else None
 
 
 def topic_for(words: str) -> str | None:

@@ -87,7 +87,7 @@ class FactStore:
         if not self.facts_path.exists():
             return []
         lines = self.facts_path.read_text(encoding="utf-8").splitlines()
-        return [_fact_from_json(json.loads(line)) for line in lines if line.strip()]
+        return [fact_from_json(json.loads(line)) for line in lines if line.strip()]
 
     def version(self) -> float:
         """A stamp that changes when facts or articles are stored (the newest modification time)."""
@@ -114,7 +114,7 @@ class FactStore:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def save_facts(self, facts: Iterable[Fact]) -> None:
-        text = "".join(json.dumps(_fact_to_json(f), ensure_ascii=False) + "\n" for f in facts)
+        text = "".join(json.dumps(fact_to_json(f), ensure_ascii=False) + "\n" for f in facts)
         _atomic_write(self.facts_path, text.encode("utf-8"))
 
     def save_article(self, path: Path) -> None:
@@ -217,9 +217,9 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def _fact_to_json(fact: Fact) -> dict[str, Any]:
+def fact_to_json(fact: Fact) -> dict[str, Any]:
     return {**fact.to_dict(), "origin": fact.origin, "value_text": fact.value_text}
 
 
-def _fact_from_json(data: dict[str, Any]) -> Fact:
+def fact_from_json(data: dict[str, Any]) -> Fact:
     return Fact(**{**data, "period": Period.parse(data["period"])})

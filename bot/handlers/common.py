@@ -17,6 +17,7 @@ from bot.render import html_chunks
 from bot.telegram_io import optional
 
 if TYPE_CHECKING:
+    from bot.feeds import FeedWatcher
     from bot.services import Services
     from bot.storage import Storage
     from retrieval.pipeline import Answer
@@ -33,6 +34,7 @@ class BotData:
     storage: Storage | None = None
     data_version: float = 0.0
     reminder_hours: float = 24.0
+    feeds: FeedWatcher | None = None
     admins: frozenset[int] = frozenset()
     limiter: RateLimiter = field(default_factory=RateLimiter)
     answers: OrderedDict[str, Answer] = field(default_factory=OrderedDict)
