@@ -64,9 +64,9 @@ async def optional(call: Awaitable[T], what: str) -> T | None:
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
-    """Updates from different chats run concurrently (a busy group, waiting on Telegram's per-group limit,
-    must not stall everyone else); updates from one chat run in arrival order (a revised prediction never
-    overtakes the one it replaces)."""
+    """Updates from different chats and people run concurrently (a busy group, waiting on Telegram's
+    per-group limit, must not stall everyone else); one person's updates in one chat run in arrival order
+    (a revised prediction never overtakes the one it replaces)."""
 
     __slots__ = ("_locks",)
 
@@ -96,10 +96,10 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 
 
 def _order_key(update: object) -> object:
-    """Updates with the same key keep their order: the chat, else the user (poll answers), else none."""
+    """Updates with the same key keep their order: one person in one chat (their revised prediction must
+    not overtake the original), else the person (poll answers carry no chat), else the chat."""
     if isinstance(update, Update):
-        if update.effective_chat is not None:
-            return ("chat", update.effective_chat.id)
-        if update.effective_user is not None:
-            return ("user", update.effective_user.id)
+        chat, user = update.effective_chat, update.effective_user
+        if chat is not None or user is not None:
+            return (chat.id if chat else None, user.id if user else None)
     return ("update", id(update))
