@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["bench_index.py", "bench_answer.py", "bench_embedders.py"]
+BENCHMARKS = ["bench_index.py", "bench_answer.py", "bench_embedders.py", "bench_predictions.py", "bench_alerts.py"]
+
+
+POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+def postgres_args() -> list[str]:
+    """Measure predictions on PostgreSQL too when the local server answers."""
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return ["--postgres", POSTGRES_URL]
+    except OSError:
+        return []
 
 
 def main() -> int:
@@ -17,7 +31,8 @@ def main() -> int:
         script = HERE / name
         if not script.exists():
             continue
-        run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=False)
+        extra = postgres_args() if name == "bench_predictions.py" else []
+        run = subprocess.run([sys.executable, str(script), *extra], capture_output=True, text=True, check=False)
         if run.returncode != 0:
             results[name] = {"error": run.stderr.strip().splitlines()[-1:] or ["failed"]}
             continue

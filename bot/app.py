@@ -107,7 +107,10 @@ def build_application(
         polls.remind_and_close, interval=max(job_interval, 60.0), first=job_interval, name="poll-reminders"
     )
     jobs.run_repeating(admin.follow_data, interval=job_interval, first=job_interval, name="follow-data")
-    jobs.run_repeating(alerts.deliver, interval=job_interval, first=job_interval, name="deliver-alerts")
+    budget = job_interval * 0.8  # a delivery run ends before the next is due, so runs never overlap
+    jobs.run_repeating(
+        alerts.deliver, interval=job_interval, first=job_interval, name="deliver-alerts", data=budget
+    )
     jobs.run_repeating(alerts.watch_inbox, interval=job_interval, first=job_interval, name="watch-inbox")
     jobs.run_repeating(alerts.poll_feeds, interval=max(job_interval, 30.0), first=job_interval, name="poll-feeds")
     if settings.feed_urls:

@@ -16,7 +16,15 @@ from typing import Any, Protocol
 
 from knowledge.errors import InvalidFileError, Problem, UserError
 from knowledge.facts import Fact, Period
-from knowledge.loaders import Corpus, Passage, has_front_matter, load_article, load_corpus, load_tables
+from knowledge.loaders import (
+    Corpus,
+    Passage,
+    entity_lookup,
+    has_front_matter,
+    load_article,
+    load_corpus,
+    load_tables,
+)
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 TABLE_SUFFIXES = (".csv", ".xlsx", ".md", ".markdown")
@@ -132,7 +140,7 @@ def ingest(
     tables = [p for p in files if p not in articles]
     with store.locked():
         known = store.corpus(corpus_dir)
-        incoming = load_tables(tables, {e.id for e in known.entities}) if tables else []
+        incoming = load_tables(tables, entity_lookup(known.entities)) if tables else []
         for path in articles:
             load_article(path)
         new, revised, unchanged = diff(known.facts, incoming)

@@ -9,7 +9,7 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -299,12 +299,31 @@ def _columns(name: str, header: Sequence[str]) -> tuple[dict[str, int], list[Pro
 
 
 def _entity(row: _Row, entities: Collection[str] | None) -> str | None:
+    """The entity id; a name or alias is accepted when `entities` maps names to ids (see `entity_lookup`)."""
     entity = row.required("entity")
-    if entity is not None and entities is not None and entity not in entities:
+    if entity is None or entities is None:
+        return entity
+    if isinstance(entities, Mapping):
+        found = entities.get(entity) or entities.get(entity.strip().casefold())
+        if found:
+            return str(found)
+        known = ", ".join(sorted(set(entities.values())))
+    elif entity in entities:
+        return entity
+    else:
         known = ", ".join(sorted(entities))
-        row.problem("entity", f"unknown entity {entity!r} (known: {known})")
-        return None
-    return entity
+    row.problem("entity", f"unknown entity {entity!r} (known: {known})")
+    return None
+
+
+def entity_lookup(entities: Iterable[Entity]) -> dict[str, str]:
+    """Every way a table may name an entity (id, Chinese and English names, aliases; any case) -> its id."""
+    lookup: dict[str, str] = {}
+    for entity in entities:
+        for name in (entity.id, entity.name_zh, entity.name_en, *entity.aliases):
+            lookup.setdefault(name, entity.id)
+            lookup.setdefault(name.strip().casefold(), entity.id)
+    return lookup
 
 
 def _period(row: _Row) -> Period | None:

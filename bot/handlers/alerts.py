@@ -22,11 +22,14 @@ from bot.handlers.polls import storage
 from bot.i18n import Lang, text
 from bot.ingestion import DATA, ingest_files, process_inbox
 from bot.render import html_chunks
+from bot.storage import Delivery
 from knowledge.errors import InvalidFileError, UserError
 from knowledge.ingest import MAX_FILE_BYTES, TABLE_SUFFIXES, fact_from_json
 
 logger = logging.getLogger(__name__)
 RETRY_BASE_SECONDS = 2.0
+CLAIM_SIZE = 10
+CLAIM_LEASE = timedelta(seconds=30)
 GONE = ("chat not found", "bot was blocked", "user is deactivated", "bot was kicked", "group chat was deleted")
 
 
@@ -145,31 +148,41 @@ async def on_upload(update: Update, context: Context) -> None:
 
 
 async def deliver(context: Context) -> None:
-    """Send due alerts; each (alert, chat) is marked sent right after Telegram accepts it."""
+    """Send due alerts until none is left or the run's time (the job's data, under its interval) is up. Claims are small, so a crash leaves
+    few claimed-but-unsent deliveries waiting for their lease; each is marked sent right after Telegram
+    accepts it (the one message in flight at a crash may go out twice: the Bot API cannot de-duplicate)."""
+    budget = context.job.data if context.job is not None and isinstance(context.job.data, float) else 2.0
+    deadline = time.monotonic() + budget
+    while time.monotonic() < deadline:
+        batch = await storage(context).claim_deliveries(datetime.now(UTC), limit=CLAIM_SIZE, lease=CLAIM_LEASE)
+        if not batch:
+            return
+        for item in batch:
+            await _deliver_one(context, item)
+
+
+async def _deliver_one(context: Context, item: Delivery) -> None:
     store = storage(context)
-    for item in await store.claim_deliveries(datetime.now(UTC)):
-        lang: Lang = "en" if await store.chat_lang(item.chat_id) == "en" else "zh"
-        try:
-            sent = await _send_alert(context, item.chat_id, item.kind, item.payload, item.alert_id, lang)
-        except Forbidden as exc:
+    lang: Lang = "en" if await store.chat_lang(item.chat_id) == "en" else "zh"
+    try:
+        sent = await _send_alert(context, item.chat_id, item.kind, item.payload, item.alert_id, lang)
+    except Forbidden as exc:
+        await store.drop_chat(item.chat_id, str(exc))
+        return
+    except BadRequest as exc:
+        if any(reason in str(exc).lower() for reason in GONE):
             await store.drop_chat(item.chat_id, str(exc))
-            continue
-        except BadRequest as exc:
-            if any(reason in str(exc).lower() for reason in GONE):
-                await store.drop_chat(item.chat_id, str(exc))
-            else:
-                await store.retry_later(item.alert_id, item.chat_id, _backoff(item.attempts), str(exc))
-            continue
-        except RetryAfter as exc:
-            wait = exc.retry_after if isinstance(exc.retry_after, int | float) else exc.retry_after.total_seconds()
-            await store.retry_later(
-                item.alert_id, item.chat_id, datetime.now(UTC) + timedelta(seconds=wait), str(exc)
-            )
-            continue
-        except TelegramError as exc:
+        else:
             await store.retry_later(item.alert_id, item.chat_id, _backoff(item.attempts), str(exc))
-            continue
-        await store.mark_sent(item.alert_id, item.chat_id, sent.message_id if sent else None)
+        return
+    except RetryAfter as exc:
+        wait = exc.retry_after if isinstance(exc.retry_after, int | float) else exc.retry_after.total_seconds()
+        await store.retry_later(item.alert_id, item.chat_id, datetime.now(UTC) + timedelta(seconds=wait), str(exc))
+        return
+    except TelegramError as exc:
+        await store.retry_later(item.alert_id, item.chat_id, _backoff(item.attempts), str(exc))
+        return
+    await store.mark_sent(item.alert_id, item.chat_id, sent.message_id if sent else None)
 
 
 def _backoff(attempts: int) -> datetime:

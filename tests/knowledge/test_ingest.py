@@ -125,3 +125,13 @@ def test_diff_splits_new_revised_unchanged() -> None:
     known = list(load_corpus().facts)
     new, revised, unchanged = diff(known, known[:3])
     assert (new, revised, len(unchanged)) == ([], [], 3)
+
+
+def test_tables_may_name_entities_by_name_or_alias(tmp_path: Path) -> None:
+    text = HEADER + (
+        "maas_share,火山引擎,2025H2,51%,exact,percent,IDC 2025H2,2026-03,idc.example,51%\n"
+        "maas_share,Alibaba Cloud,2025H2,26%,exact,percent,IDC 2025H2,2026-03,idc.example,26%\n"
+        "maas_tokens,中国公有云,2025,1300万亿,exact,tokens,IDC 2025,2026-03,idc.example,1300 万亿\n"
+    )
+    result = ingest([write(tmp_path, "names.csv", text)], FactStore(tmp_path / "data"))
+    assert sorted(f.entity for f in result.new) == ["alibaba_cloud", "china_public_cloud", "volcano_engine"]
