@@ -100,3 +100,29 @@ async def bot(server: BotApiServer, services, tmp_path: Path) -> AsyncIterator[B
     """The bot with default limits, running against a fresh fake server; yields the server."""
     async with running_bot(server, tmp_path, services=services):
         yield server
+
+
+# --- storage on real databases (SQLite and PostgreSQL) -------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def database(request, tmp_path):
+    from dbsupport import open_database
+
+    async for found in open_database(request.param, tmp_path):
+        yield found
+
+
+@pytest.fixture
+def clock():
+    from dbsupport import Clock
+
+    return Clock()
+
+
+@pytest.fixture
+async def storage(database, clock):
+    storage = database.storage(clock)
+    await storage.open()
+    yield storage
+    await storage.close()

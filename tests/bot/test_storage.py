@@ -3,85 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import asyncpg
 import pytest
+from dbsupport import T0
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from bot.storage import MIGRATIONS, LeaderRow, ScoreRow, Storage, schema_version_table
 
-PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
-PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-PG_SKIP_REASON = (
-    "PostgreSQL not reachable at 127.0.0.1:5432 (set MARKETBOT_REQUIRE_POSTGRES=1 to make this a failure)"
-)
-T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 BIG_CHAT = -1001234567890
-
-
-class Clock:
-    """A settable clock, so times written by Storage are exact and can move forward on demand."""
-
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@dataclass
-class Database:
-    url: str
-    engine_options: dict = field(default_factory=dict)
-
-    def storage(self, clock=None) -> Storage:
-        return Storage(self.url, engine_options=self.engine_options, clock=clock or Clock())
-
-
-async def _pg_admin():
-    try:
-        return await asyncpg.connect(PG_DSN, timeout=3)
-    except (TimeoutError, OSError, asyncpg.PostgresError) as error:
-        if os.environ.get("MARKETBOT_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL required (MARKETBOT_REQUIRE_POSTGRES=1) but not reachable: {error!r}")
-        pytest.skip(PG_SKIP_REASON)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def database(request, tmp_path):
-    if request.param == "sqlite":
-        yield Database(f"sqlite+aiosqlite:///{tmp_path / 'marketbot.sqlite3'}")
-        return
-    admin = await _pg_admin()
-    schema = f"test_storage_{uuid.uuid4().hex[:12]}"
-    await admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield Database(PG_URL, {"connect_args": {"server_settings": {"search_path": schema}}})
-    finally:
-        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await admin.close()
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-async def storage(database, clock):
-    storage = database.storage(clock)
-    await storage.open()
-    yield storage
-    await storage.close()
 
 
 async def make_poll(storage, chat_id=100, closes_at=None, **kwargs):
