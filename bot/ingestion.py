@@ -39,8 +39,23 @@ class Outcome:
 
 
 async def ingest_files(paths: Sequence[Path], data_dir: Path, storage: Storage, index: Any = None) -> Outcome:
-    """Validate and store (raises InvalidFileError with every problem, storing nothing), then alert and resolve."""
-    result = await asyncio.to_thread(ingest, list(paths), FactStore(data_dir), index)
+    """Validate and store (raises InvalidFileError with every problem, storing nothing), then resolve polls.
+
+    Alerts are queued before the facts are stored (keyed by the change, so a retry after a crash queues
+    nothing twice); the store runs in a thread, and queues them on this loop while it waits."""
+    loop = asyncio.get_running_loop()
+    alert_ids: list[int] = []
+
+    def queue_alerts(result: IngestResult) -> None:
+        future = asyncio.run_coroutine_threadsafe(_queue_alerts(storage, result), loop)
+        alert_ids.extend(future.result(timeout=60))
+
+    result = await asyncio.to_thread(ingest, list(paths), FactStore(data_dir), index, None, queue_alerts)
+    resolved = await resolve_with_facts(storage, result.changed)
+    return Outcome(result, tuple(alert_ids), tuple(resolved))
+
+
+async def _queue_alerts(storage: Storage, result: IngestResult) -> list[int]:
     alert_ids = []
     revised = [(r.before, r.after) for r in result.revised]
     for alert in alerts.data_alerts(result.new, revised):
@@ -51,8 +66,7 @@ async def ingest_files(paths: Sequence[Path], data_dir: Path, storage: Storage, 
         alert_id = await storage.add_alert(DATA, alert.key, payload, alert.topics)
         if alert_id is not None:
             alert_ids.append(alert_id)
-    resolved = await resolve_with_facts(storage, result.changed)
-    return Outcome(result, tuple(alert_ids), tuple(resolved))
+    return alert_ids
 
 
 # --- the inbox folder ---------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,7 +131,11 @@ class FactStore:
 
 
 def ingest(
-    paths: Sequence[Path | str], store: FactStore, index: Indexer | None = None, corpus_dir: Path | None = None
+    paths: Sequence[Path | str],
+    store: FactStore,
+    index: Indexer | None = None,
+    corpus_dir: Path | None = None,
+    before_store: Callable[[IngestResult], None] | None = None,
 ) -> IngestResult:
     """Validate all files, then store new and revised facts and articles, then update the index."""
     files = [Path(p) for p in paths]
@@ -144,6 +148,10 @@ def ingest(
         for path in articles:
             load_article(path)
         new, revised, unchanged = diff(known.facts, incoming)
+        if before_store is not None and (new or revised):
+            # Whatever must follow from the change (alerts) is recorded before the facts are, so a crash
+            # in between can only repeat that work on the next ingest, never lose it.
+            before_store(IngestResult(tuple(p.name for p in files), tuple(new), tuple(revised), tuple(unchanged)))
         if new or revised:
             stored = {f.key: f for f in store.facts()}
             stored.update({f.key: f for f in (*new, *(r.after for r in revised))})

@@ -135,3 +135,34 @@ def test_tables_may_name_entities_by_name_or_alias(tmp_path: Path) -> None:
     )
     result = ingest([write(tmp_path, "names.csv", text)], FactStore(tmp_path / "data"))
     assert sorted(f.entity for f in result.new) == ["alibaba_cloud", "china_public_cloud", "volcano_engine"]
+
+
+def test_before_store_sees_the_change_before_the_facts_are_stored(tmp_path: Path) -> None:
+    store = FactStore(tmp_path / "data")
+    seen = []
+
+    def before_store(result):
+        seen.append(([f.key for f in result.new], store.facts()))
+
+    ingest([write(tmp_path, "full_year.csv", FULL_YEAR)], store, before_store=before_store)
+    assert seen == [([("maas_tokens", "china_public_cloud", "2025")], [])]
+    assert len(store.facts()) == 1
+
+
+def test_a_crash_before_storing_loses_nothing_the_next_ingest_redoes_it(tmp_path: Path) -> None:
+    store = FactStore(tmp_path / "data")
+    path = write(tmp_path, "full_year.csv", FULL_YEAR)
+
+    def crash(result):
+        raise RuntimeError("power cut")
+
+    with pytest.raises(RuntimeError):
+        ingest([path], store, before_store=crash)
+    assert store.facts() == []
+    assert ingest([path], store).summary() == "1 new, 0 revised, 0 unchanged"
+
+
+def test_before_store_is_not_called_when_nothing_changed(tmp_path: Path) -> None:
+    calls = []
+    ingest([write(tmp_path, "same.csv", SAME_AS_SHIPPED)], FactStore(tmp_path / "data"), before_store=calls.append)
+    assert calls == []
