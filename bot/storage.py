@@ -49,7 +49,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from bot.feeds import FeedState
 
 PollStatus = Literal["open", "closed", "resolved"]
-DeliveryStatus = Literal["pending", "sending", "sent", "dropped"]
+DeliveryStatus = Literal["pending", "claimed", "sending", "sent", "dropped"]
 Range = tuple[float | None, float | None]
 
 
@@ -317,8 +317,10 @@ def _v3_chats(conn: Connection) -> None:
 # objects above, so a later migration that adds a column to one of them must first check the column is missing.
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_polls, _v2_alerts, _v3_chats]
 
+INTERRUPTED = "unconfirmed: the process stopped mid-send; not sent again, so nobody gets it twice"
+
 # Deliveries not yet sent or dropped: the ones drop_chat gives up on.
-_UNSENT: tuple[DeliveryStatus, ...] = ("pending", "sending")
+_UNSENT: tuple[DeliveryStatus, ...] = ("pending", "claimed", "sending")
 
 
 def _utcnow() -> datetime:
@@ -712,14 +714,15 @@ class Storage:
     ) -> list[Delivery]:
         """Take up to `limit` due deliveries, oldest alert first, for this worker to send.
 
-        Due: `pending` with next_attempt_at unset or <= now, or `sending` with an expired lease (the worker
-        that claimed it died mid-send). Each becomes `sending` until now + lease with one more attempt.
+        Due: `pending` with next_attempt_at unset or <= now, or `claimed` with an expired lease (the worker
+        that claimed it died before trying to send it). Each becomes `claimed` until now + lease with one
+        more attempt. `sending` is never reclaimed: see `begin_send` and `settle_interrupted`.
         No two workers ever hold the same delivery: PostgreSQL skips rows another claim has locked,
         and SQLite runs one write transaction at a time.
         """
         d = delivery_table
         due = ((d.c.status == "pending") & (d.c.next_attempt_at.is_(None) | (d.c.next_attempt_at <= now))) | (
-            (d.c.status == "sending") & (d.c.lease_until <= now)
+            (d.c.status == "claimed") & (d.c.lease_until <= now)
         )
         query = (
             select(d.c.alert_id, d.c.chat_id, d.c.attempts, alert_table.c.kind, alert_table.c.payload)
@@ -737,7 +740,7 @@ class Storage:
             claim = (
                 update(d)
                 .where(tuple_(d.c.alert_id, d.c.chat_id).in_([(row.alert_id, row.chat_id) for row in rows]))
-                .values(status="sending", lease_until=now + lease, attempts=d.c.attempts + 1)
+                .values(status="claimed", lease_until=now + lease, attempts=d.c.attempts + 1)
             )
             await conn.execute(claim)
         return [
@@ -747,15 +750,23 @@ class Storage:
                 kind=row.kind,
                 payload=json.loads(row.payload),
                 attempts=row.attempts + 1,
-                status="sending",
+                status="claimed",
             )
             for row in rows
         ]
 
-    async def mark_sent(self, alert_id: int, chat_id: int, message_id: int | None) -> bool:
-        """`sending` -> `sent`; True only the first time (False if it was not being sent)."""
+    async def begin_send(self, alert_id: int, chat_id: int) -> bool:
+        """`claimed` -> `sending`, committed just before the message goes to Telegram; False if the claim
+        was lost (its lease expired and another worker took it)."""
         statement = update(delivery_table).where(
-            *_delivery(alert_id, chat_id), delivery_table.c.status == "sending"
+            *_delivery(alert_id, chat_id), delivery_table.c.status == "claimed"
+        )
+        return await self._change_one(statement.values(status="sending"))
+
+    async def mark_sent(self, alert_id: int, chat_id: int, message_id: int | None) -> bool:
+        """`sending` (or `claimed`) -> `sent`; True only the first time."""
+        statement = update(delivery_table).where(
+            *_delivery(alert_id, chat_id), delivery_table.c.status.in_(("claimed", "sending"))
         )
         return await self._change_one(
             statement.values(
@@ -766,11 +777,22 @@ class Storage:
     async def retry_later(self, alert_id: int, chat_id: int, at: datetime, error: str) -> None:
         """Put a claimed delivery back to `pending`, due again at `at`; sent or dropped ones stay so."""
         statement = update(delivery_table).where(
-            *_delivery(alert_id, chat_id), delivery_table.c.status == "sending"
+            *_delivery(alert_id, chat_id), delivery_table.c.status.in_(("claimed", "sending"))
         )
         await self._change_one(
             statement.values(status="pending", next_attempt_at=at, lease_until=None, error=error)
         )
+
+    async def settle_interrupted(self, now: datetime) -> int:
+        """Sends cut off by a crash (`sending` past its lease) count as sent, unconfirmed: Telegram may
+        well have delivered them, and sending again could give a chat the same alert twice."""
+        statement = (
+            update(delivery_table)
+            .where(delivery_table.c.status == "sending", delivery_table.c.lease_until <= now)
+            .values(status="sent", sent_at=now, lease_until=None, error=INTERRUPTED)
+        )
+        async with self._write() as conn:
+            return int((await conn.execute(statement)).rowcount)
 
     async def drop_chat(self, chat_id: int, error: str) -> int:
         """The chat blocked the bot or is gone: unsubscribe it and drop its unsent deliveries (returned count).

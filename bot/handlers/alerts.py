@@ -148,11 +148,15 @@ async def on_upload(update: Update, context: Context) -> None:
 
 
 async def deliver(context: Context) -> None:
-    """Send due alerts until none is left or the run's time (the job's data, under its interval) is up. Claims are small, so a crash leaves
-    few claimed-but-unsent deliveries waiting for their lease; each is marked sent right after Telegram
-    accepts it (the one message in flight at a crash may go out twice: the Bot API cannot de-duplicate)."""
+    """Send due alerts until none is left or the run's time (the job's data, under its interval) is up.
+
+    Never twice: each delivery is marked `sending` (committed) just before its message goes out and `sent`
+    right after. After a crash, claimed-but-untried deliveries are sent once their lease expires; one cut
+    off mid-send is settled as sent (unconfirmed), since Telegram may have delivered it and the Bot API
+    cannot de-duplicate a resend."""
     budget = context.job.data if context.job is not None and isinstance(context.job.data, float) else 2.0
     deadline = time.monotonic() + budget
+    await storage(context).settle_interrupted(datetime.now(UTC))
     while time.monotonic() < deadline:
         batch = await storage(context).claim_deliveries(datetime.now(UTC), limit=CLAIM_SIZE, lease=CLAIM_LEASE)
         if not batch:
@@ -164,6 +168,8 @@ async def deliver(context: Context) -> None:
 async def _deliver_one(context: Context, item: Delivery) -> None:
     store = storage(context)
     lang: Lang = "en" if await store.chat_lang(item.chat_id) == "en" else "zh"
+    if not await store.begin_send(item.alert_id, item.chat_id):
+        return  # the claim expired and another worker has it
     try:
         sent = await _send_alert(context, item.chat_id, item.kind, item.payload, item.alert_id, lang)
     except Forbidden as exc:

@@ -584,7 +584,7 @@ async def test_a_bot_killed_mid_delivery_delivers_to_everyone_exactly_once_after
     second = await start_bot(server, tmp_path, "second")
     started = time.monotonic()
     try:
-        deadline = started + 100  # claims of the killed process are taken over when their 60 s lease ends
+        deadline = started + 100  # claims of the killed process are taken over when their 30 s lease ends
         while True:
             got = {c.chat_id for c in server.sent("sendMessage") if delivered(c)}
             if got >= set(chats) or time.monotonic() > deadline:
@@ -613,20 +613,12 @@ async def test_a_bot_killed_mid_delivery_delivers_to_everyone_exactly_once_after
         f"the kill: {unanswered}; accepted but not marked sent at the kill: {in_flight}; after restart: "
         f"{final} in {took:.1f}s"
     )
-    assert not missing, f"{len(missing)} subscribers never got the alert; {context}"
-    # Exactly once for every subscriber, except the one message in flight at the kill instant: Telegram
-    # accepted it, the process died before mark_sent, and the Bot API has no idempotency key, so the
-    # restarted bot (after the dead process's lease) can only send it again.
-    assert set(twice) <= set(in_flight) and all(n == 2 for n in twice.values()), (
-        f"chats that got the alert more than once: {twice}; only the message in flight at the kill "
-        f"({in_flight}) may be sent twice, exactly-once cannot hold for it; {context}"
-    )
-    if twice:
-        warnings.warn(
-            f"exactly-once did not hold for the message in flight at the SIGKILL: chat {next(iter(twice))} got "
-            f"the alert twice (at-least-once for that one message); {context}",
-            stacklevel=1,
-        )
+    assert not twice, f"never the same alert twice to a chat, across a crash too: {twice}; {context}"
+    # Exactly once for every subscriber. The only possible loss is a send cut off after it was marked
+    # `sending` but before the request reached Telegram (then settled as sent, unconfirmed): at most one.
+    assert len(missing) <= 1, f"subscribers that never got the alert: {missing}; {context}"
+    if missing:
+        warnings.warn(f"the send cut off by SIGKILL never reached Telegram: {missing}; {context}", stacklevel=1)
     assert final == {"sent": len(chats)}, context
 
 

@@ -83,8 +83,8 @@ async def test_an_alert_fans_out_to_the_chats_subscribed_at_that_moment(storage,
     await storage.subscribe(5, "market")  # too late for this alert
     claimed = await storage.claim_deliveries(T0)
     assert claimed == [
-        Delivery(alert_id, 1, "data", payload, 1, "sending"),
-        Delivery(alert_id, 2, "data", payload, 1, "sending"),
+        Delivery(alert_id, 1, "data", payload, 1, "claimed"),
+        Delivery(alert_id, 2, "data", payload, 1, "claimed"),
     ]
 
 
@@ -119,9 +119,9 @@ async def test_a_claim_leases_deliveries_oldest_alert_first(storage):
     first, second = await alert_for(storage, "a"), await alert_for(storage, "b")
     claimed = await storage.claim_deliveries(T0, limit=4, lease=timedelta(seconds=30))
     assert [(d.alert_id, d.chat_id) for d in claimed] == [(first, 1), (first, 2), (first, 3), (second, 1)]
-    assert {(d.status, d.attempts) for d in claimed} == {("sending", 1)}
-    assert await storage.delivery_counts(first) == {"sending": 3}
-    assert await storage.delivery_counts(second) == {"pending": 2, "sending": 1}
+    assert {(d.status, d.attempts) for d in claimed} == {("claimed", 1)}
+    assert await storage.delivery_counts(first) == {"claimed": 3}
+    assert await storage.delivery_counts(second) == {"pending": 2, "claimed": 1}
 
     # still leased: only the two unclaimed ones are due
     rest = await storage.claim_deliveries(T0 + timedelta(seconds=29))
@@ -150,7 +150,7 @@ async def test_a_delivery_whose_worker_died_is_claimed_again_after_its_lease(sto
     assert first.attempts == 1
     assert await rival.claim_deliveries(T0 + timedelta(seconds=59)) == []
     [again] = await rival.claim_deliveries(T0 + timedelta(seconds=60))  # the first worker died
-    assert (again.alert_id, again.chat_id, again.attempts, again.status) == (alert_id, 1, 2, "sending")
+    assert (again.alert_id, again.chat_id, again.attempts, again.status) == (alert_id, 1, 2, "claimed")
     assert await rival.claim_deliveries(T0 + timedelta(seconds=90)) == []  # newly leased until +120 s
     assert await rival.mark_sent(alert_id, 1, 10) is True
     assert await storage.mark_sent(alert_id, 1, 11) is False
@@ -174,7 +174,7 @@ async def test_two_workers_claiming_at_once_take_each_delivery_exactly_once(stor
     assert len(claimed) == 200
     assert set(claimed) == {(a, c) for a in alerts for c in chats}
     for alert_id in alerts:
-        assert await storage.delivery_counts(alert_id) == {"sending": 50}
+        assert await storage.delivery_counts(alert_id) == {"claimed": 50}
 
 
 async def test_retry_later_waits_until_the_next_attempt_time(storage):
@@ -205,8 +205,8 @@ async def test_dropping_a_chat_unsubscribes_it_and_drops_only_its_unsent_deliver
     assert await storage.drop_chat(1, "Forbidden: bot was blocked by the user") == 2
     assert await storage.subscriptions(1) == []
     assert await storage.subscribers(["market", "volcengine"]) == [2]
-    assert await storage.delivery_counts(sent) == {"sent": 1, "sending": 1}
-    assert await storage.delivery_counts(claimed) == {"dropped": 1, "sending": 1}
+    assert await storage.delivery_counts(sent) == {"sent": 1, "claimed": 1}
+    assert await storage.delivery_counts(claimed) == {"dropped": 1, "claimed": 1}
     assert await storage.delivery_counts(pending) == {"dropped": 1, "pending": 1}
     assert await storage.sent_count(sent, 1) == 1
     assert await storage.mark_sent(claimed, 1, 101) is False  # an in-flight send finishing late
@@ -274,3 +274,26 @@ async def test_a_version_one_database_migrates_to_the_latest_keeping_its_polls(d
         assert await again.subscriptions(1) == ["market"]
     finally:
         await again.close()
+
+
+async def test_a_send_cut_off_by_a_crash_is_settled_as_sent_never_sent_again(storage, clock):
+    await storage.subscribe(1, "market")
+    await storage.subscribe(2, "market")
+    alert_id = await alert_for(storage, "crash")
+    first, _untried = await storage.claim_deliveries(T0, lease=MINUTE)
+    assert await storage.begin_send(first.alert_id, first.chat_id) is True
+    # the process dies here: chat 1 may or may not have the message; chat 2 was never tried
+    later = T0 + 2 * MINUTE
+    assert await storage.settle_interrupted(later) == 1
+    [retry] = await storage.claim_deliveries(later)
+    assert (retry.chat_id, retry.attempts) == (2, 2)
+    assert await storage.delivery_counts(alert_id) == {"sent": 1, "claimed": 1}
+
+
+async def test_begin_send_fails_once_the_claim_was_lost(storage, rival):
+    await storage.subscribe(1, "market")
+    await alert_for(storage, "lost")
+    [mine] = await storage.claim_deliveries(T0, lease=MINUTE)
+    [theirs] = await rival.claim_deliveries(T0 + 2 * MINUTE, lease=MINUTE)
+    assert await rival.begin_send(theirs.alert_id, theirs.chat_id) is True
+    assert await storage.begin_send(mine.alert_id, mine.chat_id) is False
