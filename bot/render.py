@@ -64,10 +64,6 @@ def _fitting_prefix(text: str, limit: int) -> int:
     return len(text)
 
 
-def bold(text: str) -> str:
-    return f"<b>{html.escape(text, quote=False)}</b>"
-
-
 def plain(answer: Answer) -> str:
     """The console's text: the same answer the bot sends, without markup."""
     return answer.answer

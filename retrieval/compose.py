@@ -8,7 +8,6 @@ from typing import Literal
 
 from knowledge.facts import Fact
 from knowledge.units import format_count, format_percent
-from retrieval.compute import Operand
 from retrieval.find import Resolver
 from retrieval.intents import Draft, t
 
@@ -63,7 +62,3 @@ def compose(draft: Draft, resolver: Resolver, lang: Lang) -> str:
         header = t(lang, "注意:", "Notes:")
         parts.append(header + "\n" + "\n".join(f"• {n}" for n in draft.notes))
     return "\n\n".join(parts)
-
-
-def describe_operand(op: Operand, resolver: Resolver, lang: Lang) -> str:
-    return f"{resolver.entity_name(op.entity, lang)} {op.period.label(lang)}"

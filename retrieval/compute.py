@@ -153,21 +153,7 @@ def daily_to_month(op: Operand, lang: Lang, days: int = STANDARD_MONTH_DAYS) -> 
     return replace(op, value=value, steps=(*op.steps, step))
 
 
-def month_to_daily(op: Operand, lang: Lang) -> Operand:
-    """A monthly figure as a daily average over that month's calendar days."""
-    return per_day(op, lang)
-
-
 def flat_full_year(half: Operand, lang: Lang) -> Computation:
     """ "If H2 equals H1": the full year is twice the half."""
     value = half.value * 2
     return Computation(f"{half.show(lang)} × 2 = {format_count(value, lang)}", value, "tokens")
-
-
-def scaled(op: Operand, factor: float, lang: Lang) -> Computation:
-    value = op.value * factor
-    return Computation(
-        f"{op.show(lang)} × {format_ratio(factor)} ≈ {show_value(value, op.unit, lang)}",
-        value,
-        "tokens" if op.unit == "tokens" else "percent",
-    )

@@ -238,11 +238,7 @@ class Resolver:
         if subject.conversion == "per_month":
             operand = compute.per_month(operand, lang)
         elif subject.conversion == "per_day":
-            operand = (
-                compute.month_to_daily(operand, lang)
-                if self.kind(metric) == "monthly"
-                else compute.per_day(operand, lang)
-            )
+            operand = compute.per_day(operand, lang)
         elif subject.conversion == "to_month":
             operand = compute.daily_to_month(operand, lang)
         res.operands.append(operand)

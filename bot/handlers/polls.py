@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.error import TelegramError
 
 from bot import polls
@@ -187,19 +187,10 @@ async def on_polls(update: Update, context: Context) -> None:
 
 async def on_poll(update: Update, context: Context) -> None:
     """/poll <id>: the crowd's median, quartiles and a log-scale histogram; no individual values."""
-    message, chat = update.effective_message, update.effective_chat
-    if message is None or chat is None:
+    found = await _named_poll(update, context)
+    if found is None:
         return
-    lang = user_lang(update)
-    args = context.args or []
-    poll = (
-        await storage(context).get_poll(int(args[0].lstrip("#")))
-        if args and args[0].lstrip("#").isdigit()
-        else None
-    )
-    if poll is None or poll.chat_id != chat.id:
-        await reply(message, text("poll_unknown", lang))
-        return
+    message, lang, poll = found
     if poll.status == "resolved":
         await reply(message, await results_message(storage(context), poll))
         return
@@ -228,14 +219,10 @@ def _values(predictions: Sequence[Prediction]) -> list[float]:
 @admin_only
 async def on_closepoll(update: Update, context: Context) -> None:
     """/closepoll <id>: no more predictions; the poll still resolves when the figure arrives."""
-    message = update.effective_message
-    if message is None:
+    found = await _named_poll(update, context)
+    if found is None:
         return
-    lang = user_lang(update)
-    poll = await _poll_arg(update, context)
-    if poll is None:
-        await reply(message, text("poll_unknown", lang))
-        return
+    message, lang, poll = found
     closed = await storage(context).close_poll(poll.id)
     status = text(f"status_{poll.status}", lang)
     await reply(message, text("poll_closed" if closed else "poll_not_open", lang, id=poll.id, status=status))
@@ -244,14 +231,10 @@ async def on_closepoll(update: Update, context: Context) -> None:
 @admin_only
 async def on_resolve(update: Update, context: Context) -> None:
     """/resolve <id> <number>: resolve by hand with the admin's figure."""
-    message = update.effective_message
-    if message is None:
+    found = await _named_poll(update, context)
+    if found is None:
         return
-    lang = user_lang(update)
-    poll = await _poll_arg(update, context)
-    if poll is None:
-        await reply(message, text("poll_unknown", lang))
-        return
+    message, lang, poll = found
     try:
         actual = polls.parse_prediction(" ".join((context.args or [])[1:]), _unit_of(context, poll))
     except UserError as exc:
@@ -263,13 +246,22 @@ async def on_resolve(update: Update, context: Context) -> None:
     # the results message goes out through the announcement job, like every resolution
 
 
-async def _poll_arg(update: Update, context: Context) -> Poll | None:
-    chat = update.effective_chat
-    args = context.args or []
-    if chat is None or not args or not args[0].lstrip("#").isdigit():
+async def _named_poll(update: Update, context: Context) -> tuple[Message, Lang, Poll] | None:
+    """The poll `/<command> <id>` names in this chat; says so and returns None when there is none."""
+    message, chat = update.effective_message, update.effective_chat
+    if message is None or chat is None:
         return None
-    poll = await storage(context).get_poll(int(args[0].lstrip("#")))
-    return poll if poll is not None and poll.chat_id == chat.id else None
+    lang = user_lang(update)
+    args = context.args or []
+    poll = (
+        await storage(context).get_poll(int(args[0].lstrip("#")))
+        if args and args[0].lstrip("#").isdigit()
+        else None
+    )
+    if poll is None or poll.chat_id != chat.id:
+        await reply(message, text("poll_unknown", lang))
+        return None
+    return message, lang, poll
 
 
 async def on_leaderboard(update: Update, context: Context) -> None:
