@@ -15,27 +15,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import json
 import logging
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+import harness
+from botapi import BotApiServer, Call
 
-from botapi import BotApiServer, Call  # noqa: E402
-from telegram.ext import AIORateLimiter  # noqa: E402
-
-import bot.app  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.ingestion import ingest_files  # noqa: E402
-from bot.services import Services  # noqa: E402
-from bot.storage import Storage  # noqa: E402
+import bot.app
+from bot.ingestion import ingest_files
+from bot.services import Services
+from bot.storage import Storage
 
 CHATS = 1000
 RUNS = 3
@@ -46,25 +39,6 @@ TABLE = (
 )
 
 
-def settings(server: BotApiServer | None, data_dir: Path) -> Settings:
-    """As tests/bot/conftest.py makes them: the test server's URLs, nothing read from `.env`."""
-    return Settings(
-        telegram_bot_token=server.token if server else "",
-        telegram_api_base_url=server.base_url if server else "",
-        telegram_file_base_url=server.file_url if server else "",
-        admin_user_ids=[42],
-        marketbot_data_dir=data_dir,
-        database_url="",
-        chroma_url="",
-        llm_base_url="",
-        llm_api_key="",
-        llm_model="",
-        webhook_url="",
-        feed_urls=[],
-        _env_file=None,
-    )
-
-
 def is_alert(call: Call) -> bool:
     return call.ok and call.result.get("text", "").startswith("新数据")
 
@@ -72,7 +46,7 @@ def is_alert(call: Call) -> bool:
 async def one_run(services: Services, data_dir: Path, job_interval: float) -> float:
     """One fresh application and database; alerts delivered per second."""
     async with BotApiServer() as server:
-        config = settings(server, data_dir)
+        config = harness.settings(server, data_dir)
         subscriptions = Storage(config.database)
         await subscriptions.open()
         try:
@@ -84,42 +58,27 @@ async def one_run(services: Services, data_dir: Path, job_interval: float) -> fl
         table.write_text(TABLE, encoding="utf-8")
 
         app = bot.app.build_application(config, services, job_interval=job_interval)
-        await app.initialize()
-        try:
-            if app.post_init:
-                await app.post_init(app)
-            await app.updater.start_polling(timeout=0.2, poll_interval=0)
-            await app.start()
-            try:
-                started = time.perf_counter()
-                outcome = await ingest_files([table], data_dir, app.bot_data.storage)
-                if len(outcome.alert_ids) != 1:
-                    raise SystemExit(f"expected one alert, got {outcome.alert_ids} ({outcome.summary()})")
-                await server.wait_for("sendMessage", predicate=is_alert, count=CHATS, timeout=600)
-                elapsed = time.perf_counter() - started
-            finally:
-                if app.updater.running:
-                    await asyncio.wait_for(app.updater.stop(), 10)
-                if app.running:
-                    await app.stop()
+        async with harness.running(app):
+            started = time.perf_counter()
+            outcome = await ingest_files([table], data_dir, app.bot_data.storage)
+            if len(outcome.alert_ids) != 1:
+                raise SystemExit(f"expected one alert, got {outcome.alert_ids} ({outcome.summary()})")
+            await server.wait_for("sendMessage", predicate=is_alert, count=CHATS, timeout=600)
+            elapsed = time.perf_counter() - started
+            await harness.stop(app)
             counts = await app.bot_data.storage.delivery_counts(outcome.alert_ids[0])
             if counts != {"sent": CHATS}:
                 raise SystemExit(f"expected {CHATS} deliveries sent, found {counts}")
             sent = [c for c in server.sent("sendMessage") if is_alert(c)]
             if len({c.chat_id for c in sent}) != CHATS or len(sent) != CHATS:
                 raise SystemExit(f"{len(sent)} alerts to {len({c.chat_id for c in sent})} chats")
-        finally:
-            await app.shutdown()
-            if app.post_shutdown:
-                await app.post_shutdown(app)
     return CHATS / elapsed
 
 
 async def main_async(job_interval: float) -> dict:
-    # Unlimited: our delivery path, not Telegram's flood limits (see the module docstring).
-    bot.app.AIORateLimiter = functools.partial(AIORateLimiter, overall_max_rate=0, group_max_rate=0)
+    harness.lift_rate_limits()  # our delivery path, not Telegram's flood limits (see the module docstring)
     with tempfile.TemporaryDirectory() as tmp:
-        services = Services.load(settings(None, Path(tmp) / "services"))
+        services = Services.load(harness.settings(None, Path(tmp) / "services"))
         runs = [await one_run(services, Path(tmp) / f"run-{i}", job_interval) for i in range(RUNS)]
     return {
         "benchmark": "alert_delivery",

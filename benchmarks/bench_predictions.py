@@ -15,54 +15,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import json
 import logging
 import statistics
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+import harness
+from botapi import BotApiServer
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from botapi import BotApiServer  # noqa: E402
-from sqlalchemy import text  # noqa: E402
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
-from telegram.ext import AIORateLimiter  # noqa: E402
-
-import bot.app  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.services import Services  # noqa: E402
-from bot.storage import Storage  # noqa: E402
+import bot.app
+from bot.services import Services
+from bot.storage import Storage
 
 N = 1000
 RUNS = 3
-ADMIN_ID = 42
+ADMIN_ID = harness.ADMIN_ID
 GROUP = -1001234567890
 USER_BASE = 100_000
-
-
-def settings(server: BotApiServer | None, data_dir: Path, database_url: str = "") -> Settings:
-    """As tests/bot/conftest.py makes them: the test server's URLs, admin 42, nothing from `.env`."""
-    return Settings(
-        telegram_bot_token=server.token if server else "",
-        telegram_api_base_url=server.base_url if server else "",
-        telegram_file_base_url=server.file_url if server else "",
-        admin_user_ids=[ADMIN_ID],
-        marketbot_data_dir=data_dir,
-        database_url=database_url,
-        chroma_url="",
-        llm_base_url="",
-        llm_api_key="",
-        llm_model="",
-        webhook_url="",
-        feed_urls=[],
-        _env_file=None,
-    )
 
 
 def push(server: BotApiServer, user_id: int, text: str, language_code: str = "en") -> dict:
@@ -75,39 +49,25 @@ def push(server: BotApiServer, user_id: int, text: str, language_code: str = "en
 async def one_run(services: Services, data_dir: Path, storage: Storage | None) -> float:
     """One fresh application: open a poll, push N predictions at once; predictions per second."""
     async with BotApiServer() as server:
-        app = bot.app.build_application(settings(server, data_dir), services, storage=storage)
-        await app.initialize()
-        try:
-            if app.post_init:
-                await app.post_init(app)
-            await app.updater.start_polling(timeout=0.2, poll_interval=0)
-            await app.start()
-            try:
-                push(server, ADMIN_ID, "/newpoll maas_tokens 2025 2027-06-30", "zh-hans")
-                await server.wait_for("sendPoll", chat_id=GROUP, predicate=lambda c: c.ok)
-                started = time.perf_counter()
-                for i in range(N):
-                    push(server, USER_BASE + i, f"/predict {1000 + i}万亿")
-                await server.wait_for(
-                    "sendMessage",
-                    chat_id=GROUP,
-                    predicate=lambda c: c.ok and c.result["text"].startswith("Recorded"),
-                    count=N,
-                    timeout=600,
-                )
-                elapsed = time.perf_counter() - started
-            finally:
-                if app.updater.running:
-                    await asyncio.wait_for(app.updater.stop(), 10)
-                if app.running:
-                    await app.stop()
+        app = bot.app.build_application(harness.settings(server, data_dir), services, storage=storage)
+        async with harness.running(app):
+            push(server, ADMIN_ID, "/newpoll maas_tokens 2025 2027-06-30", "zh-hans")
+            await server.wait_for("sendPoll", chat_id=GROUP, predicate=lambda c: c.ok)
+            started = time.perf_counter()
+            for i in range(N):
+                push(server, USER_BASE + i, f"/predict {1000 + i}万亿")
+            await server.wait_for(
+                "sendMessage",
+                chat_id=GROUP,
+                predicate=lambda c: c.ok and c.result["text"].startswith("Recorded"),
+                count=N,
+                timeout=600,
+            )
+            elapsed = time.perf_counter() - started
+            await harness.stop(app)
             counts = await app.bot_data.storage.predictor_counts([1])
             if counts[1] != N:
                 raise SystemExit(f"expected {N} predictions stored, found {counts[1]}")
-        finally:
-            await app.shutdown()
-            if app.post_shutdown:
-                await app.post_shutdown(app)
     return N / elapsed
 
 
@@ -137,10 +97,9 @@ def summary(runs: list[float], database: str) -> dict:
 
 
 async def main_async(postgres_url: str | None) -> dict:
-    # Unlimited: the handler path, not Telegram's flood limits (see the module docstring).
-    bot.app.AIORateLimiter = functools.partial(AIORateLimiter, overall_max_rate=0, group_max_rate=0)
+    harness.lift_rate_limits()  # our handler path, not Telegram's flood limits (see the module docstring)
     with tempfile.TemporaryDirectory() as tmp:
-        services = Services.load(settings(None, Path(tmp) / "services"))
+        services = Services.load(harness.settings(None, Path(tmp) / "services"))
         sqlite_runs = [await one_run(services, Path(tmp) / f"sqlite-{i}", None) for i in range(RUNS)]
         result = {"benchmark": "predictions", "predictions": N, **summary(sqlite_runs, "sqlite")}
         result["rate_limiter"] = "off"
