@@ -604,11 +604,19 @@ class Storage:
             return [_announcement(row) for row in await conn.execute(statement.limit(limit))]
 
     async def mark_announced(self, announcement_id: int) -> bool:
-        """True only the first time, so an announcement is sent once even if two senders race."""
+        """True only the first time: a sender claims an announcement this way before sending it, so of
+        several replicas racing for it exactly one sends it."""
         statement = update(announcement_table).where(
             announcement_table.c.id == announcement_id, announcement_table.c.announced_at.is_(None)
         )
         return await self._change_one(statement.values(announced_at=self.clock()))
+
+    async def release_announcement(self, announcement_id: int) -> bool:
+        """Put a claimed announcement back in the queue (its send failed and is worth another try)."""
+        statement = update(announcement_table).where(
+            announcement_table.c.id == announcement_id, announcement_table.c.announced_at.is_not(None)
+        )
+        return await self._change_one(statement.values(announced_at=None))
 
     async def _insert_announcement(
         self, conn: AsyncConnection, chat_id: int, kind: str, payload: dict[str, Any]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 
 from telegram import Message, Update
-from telegram.error import TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot import polls
 from bot.handlers.admin import admin_only
@@ -309,19 +309,24 @@ async def results_message(store: Storage, poll: Poll) -> str:
 
 
 async def announce(context: Context) -> None:
-    """Send the results of polls resolved anywhere (CLI ingest, another replica, /resolve)."""
+    """Send the results of polls resolved anywhere (CLI ingest, another replica, /resolve).
+
+    Each announcement is claimed before it is sent, so of several replicas exactly one sends it; a send
+    that failed for a passing reason (network, flood control) goes back in the queue for the next round."""
     store = storage(context)
     for item in await store.pending_announcements():
+        if not await store.mark_announced(item.id):
+            continue  # another replica took it
         poll = await store.get_poll(int(item.payload.get("poll_id", 0)))
         if poll is None:
-            await store.mark_announced(item.id)
             continue
         try:
             await send(context, item.chat_id, await results_message(store, poll))
+        except (BadRequest, Forbidden) as exc:  # the chat is gone or refuses the bot: retrying cannot help
+            logger.warning("Dropped the results of poll #%s for chat %s: %s", poll.id, item.chat_id, exc)
         except TelegramError as exc:
-            logger.warning("Could not announce results of poll #%s: %s", poll.id, exc)
-            continue
-        await store.mark_announced(item.id)
+            logger.warning("Could not announce results of poll #%s yet: %s", poll.id, exc)
+            await store.release_announcement(item.id)
 
 
 async def remind_and_close(context: Context) -> None:

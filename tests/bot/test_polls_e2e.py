@@ -507,6 +507,40 @@ async def test_an_ingest_for_another_period_resolves_nothing(group_bot, server, 
     assert await predictors(server, poll_id) == 2
 
 
+async def test_results_that_telegram_fails_to_take_are_announced_later_and_once(group_bot, server, tmp_path):
+    poll_id, _, _ = await open_poll(server)
+    await predict(server, ANN, "1500万亿")
+    # Every attempt of the first announcement round fails (the request layer retries 5xx three times).
+    server.fail_next("sendMessage", 502, chat_id=GROUP, times=4)
+    result = await ingest(data_dir(tmp_path), table(tmp_path, "idc_2025.csv", IDC_2025))
+    assert result["resolved_polls"] == [poll_id]
+    [results] = await wait_results(server, 1, timeout=30)
+    assert "实际:1,300 万亿" in results
+    failed = [c for c in server.sent("sendMessage", chat_id=GROUP) if c.status == 502]
+    assert len(failed) == 4, "the first round really failed"
+    await asyncio.sleep(5 * JOB_INTERVAL)
+    assert len(results_messages(server)) == 1
+
+
+async def test_results_for_a_chat_that_removed_the_bot_are_dropped_not_retried_forever(
+    group_bot, server, tmp_path
+):
+    poll_id, _, _ = await open_poll(server)
+    server.fail_next("sendMessage", 403, chat_id=GROUP, times=None, description="Forbidden: bot was kicked")
+    await ingest(data_dir(tmp_path), table(tmp_path, "idc_2025.csv", IDC_2025))
+    await server.wait_for("sendMessage", chat_id=GROUP, predicate=lambda c: c.status == 403, timeout=30)
+    await asyncio.sleep(5 * JOB_INTERVAL)
+    assert len([c for c in server.sent("sendMessage", chat_id=GROUP) if c.status == 403]) == 1
+    storage = Storage(database_url(server, tmp_path))
+    await storage.open()
+    try:
+        assert await storage.pending_announcements() == []
+        poll = await storage.get_poll(poll_id)
+        assert poll is not None and poll.status == "resolved"
+    finally:
+        await storage.close()
+
+
 # --- 8. a restart in the middle -----------------------------------------------------------------------------
 
 

@@ -273,6 +273,22 @@ async def test_announcements_stay_pending_until_marked_once(storage):
     assert [a.id for a in await storage.pending_announcements()] == [ids[0], ids[2]]
 
 
+async def test_a_released_announcement_is_pending_again_and_claimed_once_more(storage):
+    [first, second] = [await storage.add_announcement(BIG_CHAT, "resolved", {"poll": n}) for n in range(2)]
+    assert await storage.mark_announced(first) is True
+    assert await storage.release_announcement(first) is True
+    assert await storage.release_announcement(second) is False, "only a claimed announcement is released"
+    assert [a.id for a in await storage.pending_announcements()] == [first, second]
+    assert await storage.mark_announced(first) is True
+    assert await storage.mark_announced(first) is False
+
+
+async def test_racing_claims_of_one_announcement_have_one_winner(storage):
+    announcement = await storage.add_announcement(BIG_CHAT, "resolved", {"poll": 1})
+    claims = await asyncio.gather(*(storage.mark_announced(announcement) for _ in range(8)))
+    assert sorted(claims) == [False] * 7 + [True]
+
+
 # -- values and restarts -----------------------------------------------------------------------------------
 
 
