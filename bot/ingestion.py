@@ -7,8 +7,10 @@ Alerts are keyed by what changed, so re-ingesting identical data alerts nobody, 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,11 +92,39 @@ def ready_files(inbox: Path, now: float) -> list[Path]:
     )  # fmt: skip
 
 
+@contextmanager
+def inbox_turn(inbox: Path) -> Iterator[bool]:
+    """True for the one process (of the replicas sharing this data dir) whose turn it is to read the inbox;
+    the others get False and skip this round. The lock dies with its process, so a crash blocks nobody."""
+    with (inbox / ".lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 async def process_inbox(data_dir: Path, storage: Storage, index: Any, now: float) -> list[tuple[Path, str]]:
-    """Ingest each settled file on its own; move it to processed/ or, with an error report, to failed/."""
+    """Ingest each settled file on its own; move it to processed/ or, with an error report, to failed/.
+
+    Replicas sharing the data dir take turns, so each file is ingested by exactly one of them."""
+    inbox, _, _ = inbox_dirs(data_dir)
+    with inbox_turn(inbox) as mine:
+        if not mine:
+            return []
+        return await _process_inbox(data_dir, storage, index, now)
+
+
+async def _process_inbox(data_dir: Path, storage: Storage, index: Any, now: float) -> list[tuple[Path, str]]:
     inbox, processed, failed = inbox_dirs(data_dir)
     done: list[tuple[Path, str]] = []
     for path in ready_files(inbox, now):
+        if not path.exists():  # taken by an operator meanwhile
+            continue
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         try:
             outcome = await ingest_files([path], data_dir, storage, index)
