@@ -53,9 +53,13 @@ class Services:
         from bot.cli import build_llm
         from retrieval.pipeline import Pipeline
 
-        corpus = FactStore(settings.data_dir).corpus()
-        names = {e.id: (e.name_zh, e.name_en) for e in corpus.entities}
-        report = index.sync(corpus.passages, list(corpus.facts), entity_names=names)
+        store = FactStore(settings.data_dir)
+        # Under the ingest lock: replicas sharing the data dir and one Chroma server must never sync a
+        # corpus read before another's ingest over the index that ingest has just updated.
+        with store.locked():
+            corpus = store.corpus()
+            names = {e.id: (e.name_zh, e.name_en) for e in corpus.entities}
+            report = index.sync(corpus.passages, list(corpus.facts), entity_names=names)
         pipeline = Pipeline.from_corpus(corpus, index=index, llm=build_llm(settings), today=date.today)
         return Knowledge(corpus, pipeline, report.summary())
 
