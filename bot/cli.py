@@ -203,7 +203,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             port=settings.webhook_port,
             url_path=WEBHOOK_PATH,
             webhook_url=settings.webhook_url.rstrip("/") + "/" + WEBHOOK_PATH,
-            secret_token=settings.webhook_secret_token.get_secret_value() or None,
+            secret_token=settings.webhook_secret,
             allowed_updates=Update.ALL_TYPES,
         )
     else:

@@ -5,6 +5,9 @@ Every other module receives the values it needs through its constructor.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
@@ -53,6 +56,16 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: object) -> object:
         return _split_csv(value)
 
+    @field_validator("webhook_secret_token")
+    @classmethod
+    def _webhook_secret_shape(cls, value: SecretStr) -> SecretStr:
+        secret = value.get_secret_value().strip()
+        if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise ValueError(
+                "WEBHOOK_SECRET_TOKEN must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)"
+            )
+        return value
+
     @cached_property
     def data_dir(self) -> Path:
         path = self.marketbot_data_dir.expanduser()
@@ -66,3 +79,13 @@ class Settings(BaseSettings):
     @property
     def has_token(self) -> bool:
         return bool(self.telegram_bot_token.get_secret_value().strip())
+
+    @property
+    def webhook_secret(self) -> str:
+        """WEBHOOK_SECRET_TOKEN, or one derived from the bot token: every replica derives the same, so a
+        webhook is never left open to whoever finds its URL, and replicas never overwrite each other's."""
+        configured = self.webhook_secret_token.get_secret_value().strip()
+        if configured:
+            return configured
+        token = self.telegram_bot_token.get_secret_value().strip().encode()
+        return hmac.new(token, b"marketbot-webhook", hashlib.sha256).hexdigest()

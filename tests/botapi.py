@@ -13,7 +13,11 @@ assert on the recorded calls; faults (429, 403, 500, slow methods) can be inject
 What it emulates, like Telegram: long-polling `getUpdates` with `offset` confirmation, per-chat message ids,
 HTML `parse_mode` turned into plain text + entities (unsupported tags are a 400 "can't parse entities"),
 the 4096/1024 text/caption limits, "message is not modified" on identical edits, reply-to lookups,
-`getUpdates` conflicting with a set webhook. Markdown parse modes are not parsed (text is kept as sent).
+`getUpdates` conflicting with a set webhook, and webhook delivery: once `setWebhook` is called, pending
+updates are POSTed to its URL (JSON, with the `X-Telegram-Bot-Api-Secret-Token` header when a secret was
+set) by up to `max_connections` workers, and an update the endpoint does not answer with 2xx is retried.
+Unlike Telegram, plain-HTTP webhook URLs are accepted (they are all on 127.0.0.1 here).
+Markdown parse modes are not parsed (text is kept as sent).
 """
 
 from __future__ import annotations
@@ -114,6 +118,19 @@ class Call:
         shown = {k: v for k, v in self.params.items() if k in ("chat_id", "text", "caption", "offset", "question")}
         args = ", ".join(f"{k}={v!r:.60}" for k, v in shown.items())
         return f"{self.method}({args}) -> {self.status}"
+
+
+@dataclass(frozen=True)
+class WebhookPost:
+    """One attempt to deliver an update to the webhook: `status` is None when the connection failed."""
+
+    update_id: int
+    url: str
+    status: int | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
 
 
 @dataclass
@@ -265,6 +282,10 @@ class BotApiServer:
         self.calls: list[Call] = []
         self.updates: list[dict[str, Any]] = []  # pending (unconfirmed) updates
         self.webhook_url = ""
+        self.webhook_secret = ""
+        self.webhook_posts: list[WebhookPost] = []  # every webhook delivery attempt, in order
+        self._webhook_workers: list[asyncio.Task[None]] = []
+        self._in_flight: set[int] = set()  # update ids being posted to the webhook now
         self.allowed_updates: list[str] = []
         self.command_sets: dict[tuple[str, str], list[dict[str, Any]]] = {}  # see commands_for()
         self.files: dict[str, StoredFile] = {}
@@ -313,6 +334,7 @@ class BotApiServer:
         """Wake pending long polls (they answer empty) and shut the server down."""
         self._closing = True
         self._wake_pollers()
+        await self._stop_webhook_workers()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -416,6 +438,19 @@ class BotApiServer:
         await self.wait_for(
             "getUpdates", predicate=lambda c: int(c.params.get("offset") or 0) > target, timeout=timeout
         )
+
+    async def wait_webhook_delivered(self, update_id: int | None = None, *, timeout: float = 10.0) -> None:
+        """Wait until the webhook answered 2xx for `update_id` (default: the last pushed update)."""
+        target = self.last_update_id if update_id is None else update_id
+        deadline = time.monotonic() + timeout
+        while not any(p.update_id == target and p.ok for p in self.webhook_posts):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                tried = [p for p in self.webhook_posts if p.update_id == target]
+                raise AssertionError(f"update {target} was not accepted by the webhook in {timeout}s: {tried}")
+            event = self._call_event
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), min(remaining, 0.2))
 
     @property
     def last_update_id(self) -> int:
@@ -798,15 +833,69 @@ class BotApiServer:
 
     async def _delete_webhook(self, params: dict[str, Any], call: Call) -> Any:
         self.webhook_url = ""
+        self.webhook_secret = ""
+        await self._stop_webhook_workers()
         if params.get("drop_pending_updates"):
             self.updates.clear()
         return True
 
     async def _set_webhook(self, params: dict[str, Any], call: Call) -> Any:
-        self.webhook_url = str(_require(params, "url"))
+        url = str(_require(params, "url"))
+        secret = str(params.get("secret_token") or "")
+        if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        self.webhook_url, self.webhook_secret = url, secret
+        if params.get("allowed_updates") is not None:
+            self.allowed_updates = list(params["allowed_updates"])
         if params.get("drop_pending_updates"):
             self.updates.clear()
+        connections = min(max(int(params.get("max_connections") or 40), 1), 100)
+        await self._stop_webhook_workers()
+        self._webhook_workers = [
+            asyncio.create_task(self._webhook_worker(), name=f"webhook-{i}") for i in range(connections)
+        ]
         return True
+
+    async def _stop_webhook_workers(self) -> None:
+        workers, self._webhook_workers = self._webhook_workers, []
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        self._in_flight.clear()
+
+    def _next_for_webhook(self) -> dict[str, Any] | None:
+        if self.allowed_updates:
+            self.updates = [u for u in self.updates if _update_type(u) in self.allowed_updates]
+        return next((u for u in self.updates if u["update_id"] not in self._in_flight), None)
+
+    async def _webhook_worker(self) -> None:
+        """POST pending updates to the webhook until it is deleted; a failed update is retried later."""
+        import aiohttp
+
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            while not self._closing:
+                update = self._next_for_webhook()
+                if update is None:
+                    event = self._update_event
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(event.wait(), 1.0)
+                    continue
+                update_id = update["update_id"]
+                self._in_flight.add(update_id)
+                headers = {"X-Telegram-Bot-Api-Secret-Token": self.webhook_secret} if self.webhook_secret else {}
+                try:
+                    async with session.post(self.webhook_url, json=update, headers=headers) as response:
+                        status: int | None = response.status
+                except (aiohttp.ClientError, TimeoutError):
+                    status = None
+                self.webhook_posts.append(WebhookPost(update_id, self.webhook_url, status))
+                self._in_flight.discard(update_id)
+                if status is not None and 200 <= status < 300:
+                    self.updates = [u for u in self.updates if u["update_id"] != update_id]
+                    self._call_event.set()
+                    self._call_event = asyncio.Event()
+                else:
+                    await asyncio.sleep(0.2)  # Telegram retries a failed delivery after a while
 
     async def _get_webhook_info(self, params: dict[str, Any], call: Call) -> Any:
         return {

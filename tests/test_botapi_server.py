@@ -9,6 +9,7 @@ import zlib
 
 import aiohttp
 import pytest
+from aiohttp import web
 from botapi import BOT_USERNAME, DEFAULT_TOKEN, BotApiServer, http_request, parse_html
 from telegram import (
     Bot,
@@ -365,3 +366,40 @@ async def test_an_application_polls_and_replies_end_to_end(server):
         await app.stop()
     assert reply.result["text"] == "hello Ada"
     assert "reply_to_message" not in reply.result  # reply_text quotes only in groups by default
+
+
+async def test_webhook_receives_updates_with_the_secret_and_failed_posts_are_retried(bot, server):
+    received: list[tuple[int, str | None]] = []
+    refuse = {"times": 1}
+
+    async def endpoint(request: web.Request) -> web.Response:
+        update = await request.json()
+        received.append((update["update_id"], request.headers.get("X-Telegram-Bot-Api-Secret-Token")))
+        if refuse["times"]:
+            refuse["times"] -= 1
+            return web.Response(status=500)
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", endpoint)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+    try:
+        await bot.set_webhook(url, secret_token="s3cret", max_connections=1)
+        first = server.push_message(CHAT, "one")
+        server.push_message(CHAT, "two")
+        await server.wait_webhook_delivered(timeout=10)
+        ids = [update_id for update_id, _ in received]
+        assert ids[0] == ids[1] == server.last_update_id - 1, "the refused update is posted again"
+        assert ids[-1] == server.last_update_id
+        assert {secret for _, secret in received} == {"s3cret"}
+        assert [p.status for p in server.webhook_posts] == [500, 200, 200]
+        assert first["text"] == "one" and server.updates == []
+        with pytest.raises(BadRequest, match="unallowed characters"):
+            await bot.set_webhook(url, secret_token="no spaces allowed")
+    finally:
+        await bot.delete_webhook()
+        await runner.cleanup()
