@@ -49,6 +49,7 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("chromadb", "jieba", "urllib3", "matplotlib", "bm25s"):
+    # apscheduler logs two INFO lines per job run (every few seconds): only its warnings are news.
+    for noisy in ("chromadb", "jieba", "urllib3", "matplotlib", "bm25s", "apscheduler", "tornado.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     protect_logs()

@@ -2,7 +2,7 @@
 
 import logging
 
-from bot.logs import protect_logs, redact
+from bot.logs import protect_logs, redact, setup_logging
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 
@@ -26,3 +26,15 @@ def test_records_from_any_logger_are_redacted_including_arguments(caplog):
 def test_httpx_request_lines_stay_below_info():
     protect_logs()
     assert logging.getLogger("httpx").getEffectiveLevel() >= logging.WARNING
+
+
+def test_job_scheduler_chatter_stays_below_info_but_our_info_is_kept():
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        setup_logging("INFO")
+        assert not logging.getLogger("apscheduler.executors.default").isEnabledFor(logging.INFO)
+        assert logging.getLogger("apscheduler.scheduler").isEnabledFor(logging.WARNING)
+        assert logging.getLogger("bot.handlers.admin").isEnabledFor(logging.INFO)
+    finally:
+        root.handlers[:], root.level = saved[0], saved[1]
