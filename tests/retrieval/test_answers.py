@@ -3,6 +3,7 @@
 Each case is a question an analyst might type (new phrasings, not the dev-set wording; both languages,
 casual forms, typos, full-width digits, mixed scripts), the status it must get and the numbers (with their
 unit words, the way `score_qa.py` reads them) or keywords its text must carry.
+Every case runs twice, over a synced vector index in embedded Chroma and on a `chroma run` server.
 
 Failing cases document the behaviour the pipeline should have; they are deliberately not xfail.
 """
@@ -15,6 +16,7 @@ from datetime import date
 import pytest
 
 from knowledge.loaders import load_corpus
+from retrieval.index import Index
 from retrieval.pipeline import MAX_QUESTION_CHARS, Pipeline
 
 T = 1e12  # 万亿 / trillion
@@ -22,8 +24,13 @@ YI = 1e8  # 亿
 
 
 @pytest.fixture(scope="module")
-def pipeline():
-    return Pipeline.from_corpus(load_corpus(), today=lambda: date(2026, 11, 29))
+def pipeline(module_chroma_url, tmp_path_factory):
+    """As the bot builds it: the corpus synced into a vector index (embedded, or on a `chroma run` server)."""
+    corpus = load_corpus()
+    index = Index(tmp_path_factory.mktemp("answers"), chroma_url=module_chroma_url)
+    names = {e.id: (e.name_zh, e.name_en) for e in corpus.entities}
+    index.sync(corpus.passages, list(corpus.facts), entity_names=names)
+    return Pipeline.from_corpus(corpus, index=index, today=lambda: date(2026, 11, 29))
 
 
 # --- the scorer's number reader (copied from shared/eval/score_qa.py; tests must not read ../shared) -------

@@ -26,8 +26,8 @@ def names(corpus):
 
 
 @pytest.fixture
-def index(tmp_path):
-    return Index(tmp_path)  # embedded PersistentClient under tmp_path/chroma
+def index(tmp_path, chroma_url):
+    return Index(tmp_path, chroma_url=chroma_url)  # embedded under tmp_path/chroma, or the emptied server
 
 
 def test_fresh_sync_adds_everything_and_resync_changes_nothing(index, corpus, names):
@@ -121,7 +121,8 @@ def test_search_finds_passages_in_chinese_and_english(index, corpus, names):
     assert any(hit.metadata["entity"] == "google" for hit in facts)
 
 
-def test_index_persists_across_processes(tmp_path, corpus):
+def test_index_persists_across_processes(tmp_path, chroma_url, corpus):
+    """What one process stores (`marketbot index`), another (the bot, or a second replica) finds."""
     script = textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(ROOT)!r})
@@ -129,31 +130,66 @@ def test_index_persists_across_processes(tmp_path, corpus):
         from knowledge.loaders import load_corpus
         from retrieval.index import Index
         corpus = load_corpus()
-        print(Index(Path({str(tmp_path)!r})).sync(corpus.passages, corpus.facts).summary())
+        index = Index(Path({str(tmp_path)!r}), chroma_url={chroma_url!r})
+        print(index.sync(corpus.passages, corpus.facts).summary())
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert f"passages: {len(corpus.passages)} added" in done.stdout
-    index = Index(tmp_path)
+    index = Index(tmp_path, chroma_url=chroma_url)
     report = index.sync(corpus.passages, corpus.facts)
     assert not report.changed
     hits = index.search_passages("2025 年 2 月 DeepSeek", k=3)
     assert any("DeepSeek-R1" in text for text in texts_of(hits, corpus.passages))
 
 
-def test_embedders_get_separate_collections(tmp_path, corpus):
-    client = chromadb.EphemeralClient(settings=Settings(anonymized_telemetry=False))
-    small = Index(tmp_path, client=client, embeddings=HashedEmbeddings(dim=256))
+def test_embedders_get_separate_collections(tmp_path, chroma_url):
+    small = Index(tmp_path, chroma_url=chroma_url, embeddings=HashedEmbeddings(dim=256))
+    default = Index(tmp_path, chroma_url=chroma_url)
     assert small.collection_name("passages") == "passages_hashed256"
-    assert Index(tmp_path, client=client).collection_name("facts") == "facts_hashed384"
+    assert default.collection_name("facts") == "facts_hashed384"
+    small.sync([Passage("a.md", 0, "火山引擎的份额")], [])
+    default.sync([Passage("a.md", 0, "火山引擎的份额"), Passage("a.md", 1, "豆包的日均调用量")], [])
+    assert (small.count("passages"), default.count("passages")) == (1, 2)
+    names = {collection.name for collection in default.client.list_collections()}
+    assert {"passages_hashed256", "passages_hashed384"} <= names
+
+
+def test_embedders_share_an_ephemeral_client_without_touching_disk(tmp_path):
+    client = chromadb.EphemeralClient(settings=Settings(anonymized_telemetry=False))
+    Index(tmp_path, client=client, embeddings=HashedEmbeddings(dim=256)).sync([Passage("a.md", 0, "火山引擎")], [])
+    Index(tmp_path, client=client).sync([], [])
+    assert {"passages_hashed256", "passages_hashed384"} <= {c.name for c in client.list_collections()}
+    assert not (tmp_path / "chroma").exists()
 
 
 @pytest.mark.chroma_server
-def test_index_works_against_a_chroma_server(tmp_path, chroma_server, corpus, names):
-    index = Index(tmp_path, chroma_url=chroma_server)
-    index.sync(corpus.passages, corpus.facts, rebuild=True, entity_names=names)
-    again = Index(tmp_path, chroma_url=chroma_server).sync(corpus.passages, corpus.facts, entity_names=names)
-    assert not again.changed
-    assert again.passages.unchanged == len(corpus.passages)
-    hits = index.search_passages("2025 年 2 月 DeepSeek", k=3)
-    assert any("DeepSeek-R1 全球爆火" in text for text in texts_of(hits, corpus.passages))
+def test_a_server_index_keeps_nothing_under_the_data_dir(tmp_path, empty_chroma_server, corpus, names):
+    index = Index(tmp_path, chroma_url=empty_chroma_server)
+    index.sync(corpus.passages, corpus.facts, entity_names=names)
+    assert index.count() == len(corpus.passages) + len(list(corpus.facts))
     assert not (tmp_path / "chroma").exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("127.0.0.1:{port}", id="no-scheme"),
+        pytest.param("http://127.0.0.1:{port}", id="http"),
+        pytest.param("http://127.0.0.1:{port}/", id="trailing-slash"),
+    ],
+)
+@pytest.mark.chroma_server
+def test_server_url_may_omit_the_scheme_or_end_in_a_slash(tmp_path, empty_chroma_server, url):
+    port = empty_chroma_server.rsplit(":", 1)[1]
+    index = Index(tmp_path, chroma_url=url.format(port=port))
+    index.sync([Passage("a.md", 0, "火山引擎的份额")], [])
+    assert index.count("passages") == 1
+
+
+def test_search_survives_a_rebuild_by_another_client(tmp_path, chroma_url, corpus):
+    serving = Index(tmp_path, chroma_url=chroma_url)
+    serving.sync(corpus.passages, corpus.facts)
+    assert serving.search_passages("2025 年 2 月 DeepSeek", k=3)
+    Index(tmp_path, chroma_url=chroma_url).sync(corpus.passages, corpus.facts, rebuild=True)
+    hits = serving.search_passages("2025 年 2 月 DeepSeek", k=3)
+    assert any("DeepSeek-R1" in text for text in texts_of(hits, corpus.passages))

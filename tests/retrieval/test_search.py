@@ -18,8 +18,8 @@ def corpus():
 
 
 @pytest.fixture(scope="module")
-def index(corpus, tmp_path_factory):
-    index = Index(tmp_path_factory.mktemp("search"))
+def index(corpus, tmp_path_factory, module_chroma_url):
+    index = Index(tmp_path_factory.mktemp("search"), chroma_url=module_chroma_url)
     index.sync(corpus.passages, corpus.facts)
     return index
 
@@ -69,3 +69,12 @@ def test_bm25_queries_are_fast_on_thousands_of_passages():
     for _ in range(50):
         searcher.search("火山引擎 2024 年调用量")
     assert (time.perf_counter() - start) / 50 < 0.005
+
+
+def test_vector_hits_outside_the_searchers_passages_are_skipped(corpus, index):
+    """The index may hold passages this searcher was not built over (another process ingested an article
+    since): they are left out rather than cited without their text."""
+    held = corpus.passages[3:8]
+    hits = HybridSearcher(held, index).search("2025 年 2 月 DeepSeek", k=5)
+    assert {(hit.passage.source, hit.passage.position) for hit in hits} <= {(p.source, p.position) for p in held}
+    assert any(hit.vector_rank for hit in hits)
