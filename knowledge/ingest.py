@@ -161,7 +161,8 @@ def ingest(
         summary = ""
         if index is not None and (new or revised or articles):
             merged = store.corpus(corpus_dir)
-            report = index.sync(merged.passages, list(merged.facts))
+            names = {e.id: (e.name_zh, e.name_en) for e in merged.entities}
+            report = index.sync(merged.passages, list(merged.facts), entity_names=names)
             summary = report.summary() if hasattr(report, "summary") else str(report)
     return IngestResult(
         tuple(p.name for p in files),

@@ -169,6 +169,9 @@ class Index:
 
         `progress(done, total)` is called after each batch, counted in stored documents (chunks and facts).
         """
+        # Fresh handles: another client may have rebuilt the collections since the last sync.
+        self._stores.clear()
+        self._readers.clear()
         if rebuild:
             for kind in ("passages", "facts"):
                 self._store(kind).reset_collection()
@@ -302,15 +305,33 @@ class Index:
                 return None
         return reader
 
-    def _search(self, kind: str, query: str, k: int) -> list[Hit]:
-        reader = self._reader(kind) if k > 0 and query.strip() else None
+    def _query(self, kind: str, vector: list[float], k: int) -> Any:
+        reader = self._reader(kind)
         if reader is None:
-            return []
-        found = reader.query(
-            query_embeddings=[self.embeddings.embed_query(query)],
-            n_results=k,
-            include=["metadatas", "distances", "documents"],
+            return None
+        return reader.query(
+            query_embeddings=[vector], n_results=k, include=["metadatas", "distances", "documents"]
         )
+
+    def _forget(self, kind: str) -> None:
+        self._readers.pop(kind, None)
+        self._stores.pop(kind, None)
+
+    def _search(self, kind: str, query: str, k: int) -> list[Hit]:
+        if k <= 0 or not query.strip():
+            return []
+        from chromadb.errors import NotFoundError  # loaded already: the client is
+
+        vector = self.embeddings.embed_query(query)
+        try:
+            found = self._query(kind, vector, k)
+        except NotFoundError:
+            # Another client rebuilt the collection (`marketbot index --rebuild`, another replica): the
+            # cached handle points at the deleted one, so look it up again, once.
+            self._forget(kind)
+            found = self._query(kind, vector, k)
+        if found is None:
+            return []
         ids, metas = found["ids"][0], (found.get("metadatas") or [[]])[0]
         docs, distances = (found.get("documents") or [[]])[0], (found.get("distances") or [[]])[0]
         return [
