@@ -14,11 +14,21 @@ MARKETBOT = [sys.executable, "-m", "bot"]
 
 
 def run(
-    args: list[str], data_dir: Path, stdin: str | None = None, timeout: float = 120
+    args: list[str],
+    data_dir: Path,
+    stdin: str | None = None,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MARKETBOT_DATA_DIR": str(data_dir), "TELEGRAM_BOT_TOKEN": ""}
+    environ = {**os.environ, "MARKETBOT_DATA_DIR": str(data_dir), "TELEGRAM_BOT_TOKEN": "", "CHROMA_URL": ""}
     return subprocess.run(
-        [*MARKETBOT, *args], input=stdin, capture_output=True, text=True, env=env, timeout=timeout, check=False
+        [*MARKETBOT, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**environ, **(env or {})},
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -98,3 +108,29 @@ def test_ask_without_question_is_a_clear_error(indexed: Path) -> None:
     result = run(["ask"], indexed)
     assert result.returncode == 2
     assert "Give a question" in result.stderr
+
+
+@pytest.mark.chroma_server
+def test_every_command_works_on_a_chroma_server(empty_chroma_server: str, tmp_path: Path) -> None:
+    """CHROMA_URL moves the index to the server: nothing is stored in the data dir, and a second data dir
+    (another machine of the same deployment) finds the index already built."""
+    env = {"CHROMA_URL": empty_chroma_server}
+    first, second = tmp_path / "first", tmp_path / "second"
+    built = run(["index"], first, env=env)
+    assert built.returncode == 0, built.stderr
+    assert "passages: 26 added" in built.stdout
+    assert run(["index"], second, env=env).stdout.startswith("nothing changed")
+    assert not (first / "chroma").exists() and not (second / "chroma").exists()
+
+    reply = json.loads(run(["ask", "--json", "2025 年 2 月发生了什么?"], second, env=env).stdout)
+    assert reply["status"] == "answered" and reply["passages"], reply
+    table = tmp_path / "idc_2025.csv"
+    table.write_text(
+        "metric,entity,period,value,qualifier,unit,report,published,source,quote\n"
+        "maas_tokens,china_public_cloud,2025,1234万亿,exact,tokens,IDC 2025 全年,2026-03,idc.example,全年 1234 万亿\n",
+        encoding="utf-8",
+    )
+    ingested = json.loads(run(["ingest", "--json", str(table)], first, env=env).stdout)
+    assert "facts: 1 added" in ingested["index"], ingested
+    answer = json.loads(run(["ask", "--json", "2025 年全年公有云 Tokens 调用量是多少?"], first, env=env).stdout)
+    assert "1,234 万亿" in answer["answer"]

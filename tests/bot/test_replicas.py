@@ -60,7 +60,7 @@ async def in_group(server: BotApiServer, user: int, text: str) -> str:
 
 @pytest.fixture
 async def deployment(
-    tmp_path: Path, chroma_server: str
+    tmp_path: Path, empty_chroma_server: str
 ) -> AsyncIterator[tuple[BotApiServer, RoundRobinProxy, list]]:
     """The Bot API server, the proxy and two replicas started at the same moment (as a deploy does)."""
     ports = [free_port(), free_port()]
@@ -76,7 +76,7 @@ async def deployment(
             "ADMIN_USER_IDS": str(ADMIN),
             "MARKETBOT_DATA_DIR": str(tmp_path / "shared-data"),
             "DATABASE_URL": database_url,
-            "CHROMA_URL": chroma_server,
+            "CHROMA_URL": empty_chroma_server,
             "WEBHOOK_URL": proxy.url,
             "WEBHOOK_LISTEN": "127.0.0.1",
         }
