@@ -238,6 +238,15 @@ class FactsTable:
         for fact in self._all:
             self._series.setdefault((fact.metric, fact.entity), []).append(fact)
             self._by_metric.setdefault(fact.metric, []).append(fact)
+        self._periods: dict[tuple[str | None, str | None], tuple[Period, ...]] = {}
+
+    @cached_property
+    def _by_metric_period(self) -> dict[tuple[str, Period], list[Fact]]:
+        """Facts by (metric, period), in table order: a ranking reads one period of thousands of shares."""
+        index: dict[tuple[str, Period], list[Fact]] = {}
+        for fact in self._all:
+            index.setdefault((fact.metric, fact.period), []).append(fact)
+        return index
 
     @cached_property
     def frame(self) -> pd.DataFrame:
@@ -256,6 +265,8 @@ class FactsTable:
         """Facts matching every given field, sorted by period then entity."""
         if metric is not None and entity is not None:
             candidates = self._series.get((metric, entity), [])
+        elif metric is not None and period is not None:
+            candidates = self._by_metric_period.get((metric, _as_period(period)), [])
         elif metric is not None:
             candidates = self._by_metric.get(metric, [])
         else:
@@ -277,7 +288,10 @@ class FactsTable:
         return sorted({f.entity for f in self.lookup(metric=metric)})
 
     def periods(self, metric: str | None = None, entity: str | None = None) -> list[Period]:
-        return sorted({f.period for f in self.lookup(metric=metric, entity=entity)})
+        key = (metric, entity)
+        if key not in self._periods:  # the table never changes, and `latest` asks on every question
+            self._periods[key] = tuple(sorted({f.period for f in self.lookup(metric=metric, entity=entity)}))
+        return list(self._periods[key])
 
     def latest(self, metric: str, entity: str | None = None) -> Period | None:
         """The last period (in `Period` order) that has a figure, or None."""

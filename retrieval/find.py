@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 from knowledge.catalog import MetricInfo, metric_info
@@ -76,19 +77,32 @@ class Resolver:
         return None
 
     def share_entities(self) -> list[str]:
-        return [e for e in self.entities if self.metric_of_kind(e, "share")]
+        return list(self._share_entities)
 
     def market_entity(self) -> str | None:
         """The entity whose total the shares divide (IDC's market)."""
-        for entity in self.entities:
-            if self.metric_of_kind(entity, "total") and not self.metric_of_kind(entity, "share"):
-                return entity
-        return None
+        return self._market_entity
 
     # --- subjects ---------------------------------------------------------------------------------------
 
     def national_entity(self) -> str | None:
         """The entity of the national count (named 全国/我国/国家数据局 among its aliases)."""
+        return self._national_entity
+
+    # Worked out once: every question asks, and the facts and entities of a resolver never change.
+    @cached_property
+    def _share_entities(self) -> tuple[str, ...]:
+        return tuple(e for e in self.entities if self.metric_of_kind(e, "share"))
+
+    @cached_property
+    def _market_entity(self) -> str | None:
+        for entity in self.entities:
+            if self.metric_of_kind(entity, "total") and not self.metric_of_kind(entity, "share"):
+                return entity
+        return None
+
+    @cached_property
+    def _national_entity(self) -> str | None:
         for entity_id, entity in self.entities.items():
             if self.metric_of_kind(entity_id, "daily") and contains_any(
                 normalize(" ".join(entity.aliases)), NATIONAL_WORDS

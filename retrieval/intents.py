@@ -51,6 +51,7 @@ class Drafter:
     def __init__(self, resolver: Resolver, claim_context: ClaimContext | None = None) -> None:
         self.r = resolver
         self.claim_context = claim_context
+        self._coverage: dict[Lang, str] = {}
 
     def draft(self, query: Query) -> Draft | None:
         """A draft for a question about figures, or None when it is not one (try passages then)."""
@@ -123,6 +124,11 @@ class Drafter:
 
     def coverage(self, lang: Lang) -> str:
         """What the data does cover, by metric: named entities and period range (no figures)."""
+        if lang not in self._coverage:  # it reads every fact: once per language, as the facts never change
+            self._coverage[lang] = self._describe_coverage(lang)
+        return self._coverage[lang]
+
+    def _describe_coverage(self, lang: Lang) -> str:
         parts = []
         for metric in self.r.facts.metrics():
             entities = self.r.facts.entities(metric)

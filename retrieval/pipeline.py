@@ -23,7 +23,7 @@ from retrieval.compose import cited_facts, compose
 from retrieval.compute import Computation
 from retrieval.find import Resolver
 from retrieval.intents import Draft, Drafter, t
-from retrieval.understand import PeriodMention, Query, understand
+from retrieval.understand import EntityMatcher, PeriodMention, Query, understand
 
 if TYPE_CHECKING:
     from retrieval.llm import LLM
@@ -81,6 +81,7 @@ class Pipeline:
         self.errata = list(errata)
         self.today = today
         self.resolver = Resolver(corpus.facts, metrics or {}, corpus.entities)
+        self.entity_matcher = EntityMatcher.of(corpus.entities)
         self._searcher = searcher
         self.drafter = Drafter(self.resolver, self._claim_period)
 
@@ -142,7 +143,7 @@ class Pipeline:
         problem = self._reject(question)
         if problem is not None:
             return problem
-        query = understand(question, self.corpus.entities, self.today())
+        query = understand(question, self.entity_matcher, self.today())
         draft = self._draft(query)
         text = compose(draft, self.resolver, query.lang)
         return Answer(

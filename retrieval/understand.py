@@ -120,15 +120,21 @@ def entity_patterns(entities: Sequence[Entity]) -> list[tuple[str, str]]:
     return sorted(set(pairs), key=lambda pair: -len(pair[0]))
 
 
-def find_entities(norm: str, patterns: Sequence[tuple[str, str]]) -> tuple[list[str], str]:
+def find_entities(norm: str, patterns: Sequence[tuple[str, str]] | EntityMatcher) -> tuple[list[str], str]:
     """Entity ids in order of first mention, and the text with those mentions blanked out."""
+    matcher = patterns if isinstance(patterns, EntityMatcher) else EntityMatcher(patterns)
     found: list[tuple[int, str]] = []
-    for alias, entity_id in patterns:
-        for match in re.finditer(_alias_regex(alias), norm):
-            found.append((match.start(), entity_id))
-            norm = _blank(norm, match.start(), match.end())
+    pending, k = matcher.candidates(norm), 0
+    while k < len(pending):
+        i, k = pending[k], k + 1
+        matched = False
+        for match in matcher.regex(i).finditer(norm):
+            found.append((match.start(), matcher.patterns[i][1]))
+            norm, matched = _blank(norm, match.start(), match.end()), True
+        if matched:  # the blanked text may rule names in (across a blank) or out: look again
+            pending, k = [j for j in matcher.candidates(norm) if j > i], 0
     if len(norm) <= FUZZY_MAX_CHARS:
-        for start, end, entity_id in _fuzzy_mentions(norm, patterns):
+        for start, end, entity_id in matcher.fuzzy_mentions(norm):
             found.append((start, entity_id))
             norm = _blank(norm, start, end)
     ordered: list[str] = []
@@ -136,6 +142,102 @@ def find_entities(norm: str, patterns: Sequence[tuple[str, str]]) -> tuple[list[
         if entity_id not in ordered:
             ordered.append(entity_id)
     return ordered, norm
+
+
+class EntityMatcher:
+    """Entity names prepared once for `find_entities`, so that a question costs the same with thousands of
+    entities as with a few: patterns compiled, names indexed by their first two characters (a name can only
+    match a text that contains it, spaces aside), misspelling candidates found through a deletion index.
+    Matches exactly as trying every pattern in order would."""
+
+    def __init__(self, patterns: Sequence[tuple[str, str]]) -> None:
+        self.patterns = list(patterns)
+        self._regexes: dict[int, re.Pattern[str]] = {}
+        self._by_start: dict[str, list[int]] = {}
+        self._always: list[int] = []
+        self._cjk_by_first: dict[str, list[int]] = {}
+        for i, (alias, _) in enumerate(self.patterns):
+            compact = _SPACES.sub("", alias)
+            if compact:
+                self._by_start.setdefault(compact[:2], []).append(i)
+            else:
+                self._always.append(i)
+            if _CJK.search(alias) and len(alias) >= 4:
+                self._cjk_by_first.setdefault(alias[0], []).append(i)
+        self._latin = list(_latin_names(self.patterns).items())
+        self._deletions: dict[str, list[int]] | None = None
+
+    @classmethod
+    def of(cls, entities: Sequence[Entity]) -> EntityMatcher:
+        return cls(entity_patterns(entities))
+
+    def regex(self, i: int) -> re.Pattern[str]:
+        """The compiled pattern of `patterns[i]` (compiled on first use: most names are never tried)."""
+        found = self._regexes.get(i)
+        if found is None:
+            found = self._regexes[i] = re.compile(_alias_regex(self.patterns[i][0]))
+        return found
+
+    def candidates(self, norm: str) -> list[int]:
+        """Positions in `patterns` of the names `norm` may contain, in pattern order."""
+        compact = _SPACES.sub("", norm)
+        starts = {compact[j : j + 2] for j in range(len(compact))} | set(compact)  # one-character names too
+        found = {i for start in starts for i in self._by_start.get(start, ())}
+        return sorted(found.union(self._always))
+
+    def fuzzy_mentions(self, norm: str) -> list[tuple[int, int, str]]:
+        """Misspelt names: a Latin word (or two joined) within one or two edits of an alias ("Gogle",
+        "Alibba Cloud"), or a Chinese name of four or more characters with one character wrong ("百度只能云")."""
+        found: list[tuple[int, int, str]] = []
+        for word in re.finditer(r"[a-z]{4,}(?:\s+[a-z]{3,})?", norm):
+            first = re.match(r"[a-z]+", word.group(0))
+            assert first is not None
+            options = [(word.group(0).replace(" ", ""), word.end()), (first.group(0), word.start() + first.end())]
+            for candidate, end in options:
+                entity_id = self.closest(candidate)
+                if entity_id:
+                    found.append((word.start(), end, entity_id))
+                    break
+        for i in sorted({i for c in set(norm) for i in self._cjk_by_first.get(c, ())}):
+            alias, entity_id = self.patterns[i]
+            found += [(p, p + len(alias), entity_id) for p in _one_char_off(norm, alias)]
+        return found
+
+    def closest(self, word: str) -> str | None:
+        """The entity of the first Latin name (in `_latin_names` order) within the edits a word of this
+        length allows: one below 9 letters, two from 9."""
+        if len(word) < 5:
+            return None
+        allowed = 1 if len(word) < 9 else 2
+        if self._deletions is None:
+            self._deletions = self._deletion_index()
+        near = {r for variant in _deletions(word, allowed) for r in self._deletions.get(variant, ())}
+        for r in sorted(near):
+            name, entity_id = self._latin[r]
+            if abs(len(name) - len(word)) <= allowed and _edits(word, name) <= allowed:
+                return entity_id
+        return None
+
+    def _deletion_index(self) -> dict[str, list[int]]:
+        """Each Latin name under every string left by deleting up to the edits it may be matched with
+        (two for names of 7+ letters, which words of 9+ letters may reach; one otherwise). Two strings within
+        k edits (adjacent transpositions included) both reduce to one string by at most k deletions each."""
+        index: dict[str, list[int]] = {}
+        for r, (name, _) in enumerate(self._latin):
+            for variant in _deletions(name, 2 if len(name) >= 7 else 1):
+                index.setdefault(variant, []).append(r)
+        return index
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def _deletions(word: str, depth: int) -> set[str]:
+    found, frontier = {word}, {word}
+    for _ in range(depth):
+        frontier = {w[:i] + w[i + 1 :] for w in frontier for i in range(len(w))}
+        found |= frontier
+    return found
 
 
 FUZZY_MAX_CHARS = 300
@@ -155,36 +257,6 @@ def _latin_names(patterns: Sequence[tuple[str, str]]) -> dict[str, str]:
             firsts.setdefault(first, set()).add(entity_id)
     names.update({w: ids.pop() for w, ids in firsts.items() if len(ids) == 1 and w not in names})
     return names
-
-
-def _fuzzy_mentions(norm: str, patterns: Sequence[tuple[str, str]]) -> list[tuple[int, int, str]]:
-    """Misspelt names: a Latin word (or two joined) within one or two edits of an alias ("Gogle",
-    "Alibba Cloud"), or a Chinese name of four or more characters with one character wrong ("百度只能云")."""
-    found: list[tuple[int, int, str]] = []
-    names = _latin_names(patterns)
-    for word in re.finditer(r"[a-z]{4,}(?:\s+[a-z]{3,})?", norm):
-        first = re.match(r"[a-z]+", word.group(0))
-        assert first is not None
-        options = [(word.group(0).replace(" ", ""), word.end()), (first.group(0), word.start() + first.end())]
-        for candidate, end in options:
-            entity_id = _closest(candidate, names)
-            if entity_id:
-                found.append((word.start(), end, entity_id))
-                break
-    for alias, entity_id in patterns:
-        if _CJK.search(alias) and len(alias) >= 4:
-            found += [(i, i + len(alias), entity_id) for i in _one_char_off(norm, alias)]
-    return found
-
-
-def _closest(word: str, names: dict[str, str]) -> str | None:
-    if len(word) < 5:
-        return None
-    allowed = 1 if len(word) < 9 else 2
-    for name, entity_id in names.items():
-        if abs(len(name) - len(word)) <= allowed and _edits(word, name) <= allowed:
-            return entity_id
-    return None
 
 
 def _edits(a: str, b: str) -> int:
@@ -417,12 +489,14 @@ def choose_intent(cues: frozenset[str], quantities: Sequence[Quantity], n_entiti
     return "value"
 
 
-def understand(question: str, entities: Sequence[Entity], today: date | None = None) -> Query:
-    """Read the signals in one question; never raises on odd input."""
+def understand(question: str, entities: Sequence[Entity] | EntityMatcher, today: date | None = None) -> Query:
+    """Read the signals in one question; never raises on odd input. Pass an `EntityMatcher` built once
+    when asking many questions about many entities."""
     today = today or date.today()
     text = question.strip()
     norm = normalize(text)
-    entity_ids, rest = find_entities(norm, entity_patterns(entities))
+    matcher = entities if isinstance(entities, EntityMatcher) else EntityMatcher.of(entities)
+    entity_ids, rest = find_entities(norm, matcher)
     periods = inherit_years(find_periods(rest, today))
     found = find_quantities(text)
     quantities = tuple(f.quantity for f in found)
