@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from knowledge.loaders import Passage
 from knowledge.units import Quantity, find_quantities
 from retrieval import vocabulary
-from retrieval.search import HybridSearcher
+from retrieval.search import HybridSearcher, PassageTokens
 from retrieval.text import STOPWORDS, tokenize
 from retrieval.understand import PeriodMention, Query, find_periods, normalize
 
@@ -94,20 +93,21 @@ class PassageFinder:
     def __init__(self, searcher: HybridSearcher, passages: Sequence[Passage]) -> None:
         self.searcher = searcher
         self.passages = list(passages)
-        self._tokens = [set(tokenize(p.text)) for p in self.passages]
-        counts: Counter[str] = Counter(tok for toks in self._tokens for tok in toks)
-        self._df = counts
-        self._by_key = {(p.source, p.position): i for i, p in enumerate(self.passages)}
+        if searcher.passages == self.passages:  # as the pipeline builds it: tokenize once, for both
+            self._tokens, self._by_key = searcher.tokens, searcher.positions
+        else:
+            self._tokens = PassageTokens.build(self.passages)[0]
+            self._by_key = {(p.source, p.position): i for i, p in enumerate(self.passages)}
 
     def idf(self, token: str) -> float:
-        return math.log((len(self.passages) + 1) / (self._df.get(token, 0) + 0.5))
+        return math.log((len(self.passages) + 1) / (self._tokens.frequency(token) + 0.5))
 
     def wanted(self, query: Query) -> set[str]:
         """The question's topic words; English words the Chinese corpus cannot contain are translated or dropped."""
         extra = " ".join(zh for en, zh in vocabulary.GLOSSARY.items() if _has_word(query.norm, en))
         words = {tok for tok in tokenize(query.text + " " + extra) if tok not in GENERIC and not tok.isdigit()}
         if query.lang == "en":
-            words = {w for w in words if w in self._df}
+            words = {w for w in words if self._tokens.frequency(w) > 0}
         return words
 
     def choose(self, query: Query, limit: int = 3) -> list[tuple[Passage, str]]:
@@ -128,7 +128,7 @@ class PassageFinder:
 
     def _judge(self, passage: Passage, wanted: set[str], periods: set[str], query: Query) -> list[Choice]:
         index = self._by_key.get((passage.source, passage.position))
-        tokens = self._tokens[index] if index is not None else set(tokenize(passage.text))
+        tokens = self._tokens.of(index) if index is not None else set(tokenize(passage.text))
         matched = frozenset(wanted & tokens)
         total = sum(self.idf(w) for w in wanted) or 1.0
         coverage = sum(self.idf(w) for w in matched) / total if wanted else 0.0
