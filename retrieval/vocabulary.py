@@ -86,6 +86,13 @@ WHY_WORDS = _words(
     "包括|包含|含不含|算不算|统计范围|是什么意思|什么意思|include|included|includes|count toward|definition|what does|mean by|"
 )
 
+# What someone did or announced: an event, told by the article, unless the question also names a measure
+# ("what did Doubao's daily tokens reach" asks for a figure).
+EVENT_WORDS = _words(
+    "做了什么|干了什么|做了哪些|发布了什么|推出了什么|宣布了什么|披露了什么|有什么动作|有何动作|有什么举措|"
+    "what did|what has|did it do|announce|launched|released|unveiled|disclosed|"
+)
+
 CLAIM_WORDS = _words(
     "对吗|对不对|是否正确|正确吗|是真的吗|真的吗|属实|准确吗|靠谱吗|有误|没错吧|是不是|is it true|is that right|is this right|"
     "correct?|accurate|true?|right?|fact-check|fact check|verify|check the claim|claims that|"
