@@ -188,6 +188,9 @@ class Pipeline:
             return self._not_covered(query)
         if query.intent in ("why",):
             return self._from_passages(query) or self.drafter.not_found(query)
+        if "event" in query.cues and not measured:
+            # "What did Doubao do in July 2024?" names an entity but asks what happened: the article tells.
+            return self._from_passages(query) or self.drafter.draft(query) or self.drafter.not_found(query)
         if self._about_figures(query):
             draft = self.drafter.draft(query)
             if draft is not None:

@@ -448,6 +448,7 @@ def find_cues(norm: str) -> frozenset[str]:
         "why": v.WHY_WORDS,
         "claim": v.CLAIM_WORDS,
         "article": v.ARTICLE_WORDS,
+        "event": v.EVENT_WORDS,
         "share": v.SHARE_WORDS,
         "daily": v.DAILY_WORDS,
         "monthly": v.MONTHLY_WORDS,

@@ -443,6 +443,11 @@ PASSAGES = [
     case("why-2024-07-en", "Why did token usage jump in July 2024?", kw=[["豆包", "Doubao"], ["降价", "price"]]),
     case("why-2025-02-zh", "2025 年 2 月为什么调用量突然暴涨", kw=[["DeepSeek"]]),
     case("why-2025-02-en", "What happened in February 2025 that drove the growth?", kw=[["DeepSeek"]]),
+    # What someone did: an event question that names an entity is answered from the article, not as a figure.
+    case("event-doubao-2024-07-zh", "豆包 2024 年 7 月做了什么", kw=[["降价"]]),
+    case("event-doubao-2024-07-en", "What did Doubao do in July 2024?", kw=[["降价"]]),
+    case("event-deepseek-en", "What did DeepSeek release in early 2025?", kw=[["DeepSeek-R1"]]),
+    case("event-with-measure-is-a-figure", "What did Doubao's daily tokens reach in May 2025?", tok(16.4e12)),
     case("why-barometer-zh", "为什么说 MaaS 是晴雨表", kw=[["晴雨表"]]),
     case("why-barometer-en", "Why is MaaS called a barometer of the LLM industry?", kw=[["晴雨表", "barometer"]]),
     case("why-inflection-points-zh", "调用量的两个拐点是什么时候", kw=[["2024"], ["2025"], ["DeepSeek", "豆包"]]),
