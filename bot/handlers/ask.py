@@ -55,6 +55,9 @@ def _mentions_bot(message: Message, username: str) -> bool:
     return any(mention.lower() == f"@{username.lower()}" for mention in mentions)
 
 
+TYPING_AFTER = 0.3  # seconds an answer may take before the chat is shown "typing…"
+
+
 async def answer_question(update: Update, context: Context, message: Message, question: str) -> None:
     """The whole exchange: limits, typing, the answer, its buttons."""
     lang = user_lang(update)
@@ -67,8 +70,11 @@ async def answer_question(update: Update, context: Context, message: Message, qu
         seconds = math.ceil(limiter.retry_in(user.id))
         await reply(message, text("rate_limited", lang, seconds=seconds))
         return
-    await typing(update, context)
-    answer = await asyncio.to_thread(services(context).answer, question)
+    work = asyncio.ensure_future(asyncio.to_thread(services(context).answer, question))
+    done, _ = await asyncio.wait({work}, timeout=TYPING_AFTER)
+    if not done:  # most answers take milliseconds; "typing…" is for the slow ones (and costs a request)
+        await typing(update, context)
+    answer = await work
     await reply(message, answer.answer, _buttons(answer, data(context).remember(answer)))
 
 

@@ -12,6 +12,7 @@ import pytest
 from botapi import BOT_USERNAME
 from conftest import ADMIN_ID, make_settings, running_bot
 
+from bot.handlers import ask
 from knowledge.ingest import FactStore, ingest
 from knowledge.loaders import default_corpus_dir
 from retrieval.charts import TOPICS
@@ -105,15 +106,22 @@ def squeeze(text):
 # --- private chats: questions and answers ---------------------------------------------------------------
 
 
-async def test_private_question_gets_typing_then_an_html_answer_with_buttons(bot):
+async def test_private_question_gets_an_html_answer_with_buttons_and_no_typing_when_fast(bot, monkeypatch):
+    monkeypatch.setattr(ask, "TYPING_AFTER", 5.0)  # a figure answer takes milliseconds
     message, [answer] = await send(bot, CHAT, RATIO_ZH, language_code="zh-hans")
     assert answer.params["parse_mode"] == "HTML"
     assert "4.70" in answer.result["text"] and "536.7" in answer.result["text"]
     assert answer.result["reply_to_message"]["message_id"] == message["message_id"]
-    [typing] = bot.sent("sendChatAction", CHAT)
-    assert typing.params["action"] == "typing" and typing.at < answer.at
+    assert not bot.sent("sendChatAction", CHAT), "no typing action for an answer that is already there"
     assert button(answer, "src:")["text"] == "来源"
     assert button(answer, "chart:")["text"] == "图表"  # two facts cited
+
+
+async def test_a_slow_answer_shows_typing_first(bot, monkeypatch):
+    monkeypatch.setattr(ask, "TYPING_AFTER", 0.0)  # every answer counts as slow
+    _, [answer] = await send(bot, CHAT, RATIO_ZH, language_code="zh-hans")
+    [typing] = bot.sent("sendChatAction", CHAT)
+    assert typing.params["action"] == "typing" and typing.at < answer.at
 
 
 async def test_english_question_gets_an_english_answer_and_no_chart_for_one_figure(bot):
@@ -301,7 +309,8 @@ async def test_a_500_on_send_is_retried_and_the_answer_arrives(bot):
     assert [c.status for c in bot.sent("sendMessage", CHAT)] == [500, 200]
 
 
-async def test_a_rejected_typing_action_does_not_stop_the_answer(bot):
+async def test_a_rejected_typing_action_does_not_stop_the_answer(bot, monkeypatch):
+    monkeypatch.setattr(ask, "TYPING_AFTER", 0.0)
     bot.fail_next("sendChatAction", 400, times=None)
     answer = await reply(bot, CHAT, GOOGLE_EN)
     assert "480 trillion" in answer.result["text"]
