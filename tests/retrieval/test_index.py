@@ -193,3 +193,40 @@ def test_search_survives_a_rebuild_by_another_client(tmp_path, chroma_url, corpu
     Index(tmp_path, chroma_url=chroma_url).sync(corpus.passages, corpus.facts, rebuild=True)
     hits = serving.search_passages("2025 年 2 月 DeepSeek", k=3)
     assert any("DeepSeek-R1" in text for text in texts_of(hits, corpus.passages))
+
+
+def test_what_is_stored_is_read_in_pages(index, tmp_path, chroma_url, corpus, names, monkeypatch):
+    """One `get` of everything fails past 32,766 documents in Chroma's SQLite: the diff reads pages."""
+    import retrieval.index
+
+    monkeypatch.setattr(retrieval.index, "STORED_PAGE", 7)  # 26 passages and 20 facts span several pages
+    index.sync(corpus.passages, list(corpus.facts), entity_names=names)
+    changed = [dataclasses.replace(corpus.passages[0], text=corpus.passages[0].text + "(修订)")]
+    report = Index(tmp_path, chroma_url=chroma_url).sync(
+        changed + list(corpus.passages[1:]), list(corpus.facts)[1:], entity_names=names
+    )
+    assert (report.passages.added, report.passages.replaced, report.passages.removed) == (0, 1, 0)
+    assert report.passages.unchanged == len(corpus.passages) - 1
+    assert (report.facts.added, report.facts.removed, report.facts.unchanged) == (0, 1, len(corpus.facts) - 1)
+
+
+def test_an_unchanged_index_is_not_read_again_but_a_change_is_found(
+    index, tmp_path, chroma_url, corpus, names, monkeypatch
+):
+    """A complete sync stamps each collection with the state it wrote; the next sync of the same records
+    trusts the stamp (reading a collection makes Chroma load it whole), any other sync reads and diffs."""
+    index.sync(corpus.passages, list(corpus.facts), entity_names=names)
+    reads: list[str] = []
+    original = Index._stored
+
+    def counting(self, kind):
+        reads.append(kind)
+        return original(self, kind)
+
+    monkeypatch.setattr(Index, "_stored", counting)
+    again = Index(tmp_path, chroma_url=chroma_url).sync(corpus.passages, list(corpus.facts), entity_names=names)
+    assert not again.changed and reads == []
+    fewer = Index(tmp_path, chroma_url=chroma_url).sync(
+        corpus.passages[1:], list(corpus.facts), entity_names=names
+    )
+    assert fewer.passages.removed == 1 and reads == ["passages"]

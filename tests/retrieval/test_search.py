@@ -1,10 +1,13 @@
 import time
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from knowledge.loaders import Passage, load_corpus
 from retrieval.index import Index
-from retrieval.search import HybridSearcher, fuse
+from retrieval.search import HybridSearcher, _top, fuse
 
 QUERIES = {
     "2025 年 2 月发生了什么": "DeepSeek-R1 全球爆火",
@@ -78,3 +81,10 @@ def test_vector_hits_outside_the_searchers_passages_are_skipped(corpus, index):
     hits = HybridSearcher(held, index).search("2025 年 2 月 DeepSeek", k=5)
     assert {(hit.passage.source, hit.passage.position) for hit in hits} <= {(p.source, p.position) for p in held}
     assert any(hit.vector_rank for hit in hits)
+
+
+@given(st.lists(st.sampled_from([0.0, -1.0, 0.5, 1.0, 1.5, 2.0, 3.25]), max_size=60), st.integers(0, 12))
+def test_top_matches_a_stable_sort_of_the_positive_scores(values, k):
+    scores = np.array(values, dtype=float)
+    expected = [int(i) for i in np.argsort(-scores, kind="stable") if scores[i] > 0][:k]
+    assert [int(i) for i in _top(scores, k)] == expected

@@ -280,3 +280,57 @@ def test_misspelt_entity_names_are_still_recognised(entities, question, expected
 @pytest.mark.parametrize("question", NOT_NAMES)
 def test_ordinary_words_are_not_taken_for_misspelt_names(entities, question):
     assert understand(question, entities, TODAY).entities == ()
+
+
+# --- many entities (EntityMatcher) ------------------------------------------------------------------------
+
+SYLLABLES_ZH = "星云海川峰岭谷原林泉石光辰曜澜汐岚霁"
+SYLLABLES_EN = ["nova", "terra", "quill", "vexa", "zorin", "pyra", "lumo", "brix", "kairo", "tesso"]
+
+
+def crowd(n: int):
+    """n invented vendors with Chinese and Latin names (none of them a word of the test questions)."""
+    from knowledge.loaders import Entity
+
+    out = []
+    for i in range(n):
+        zh = "".join(SYLLABLES_ZH[(i // 17**k) % 17] for k in range(3)) + "云"
+        en = "".join(SYLLABLES_EN[(i // 10**k) % 10] for k in range(4)).capitalize() + " Cloud"
+        out.append(Entity(f"vendor_{i}", zh, en))
+    return out
+
+
+MANY_ENTITY_QUESTIONS = [
+    "火山引擎 2025 上半年份额是多少", "阿里云和百度智能云的份额相加", "Volcano Engine vs Alibaba Cloud share",
+    "豆包大模型日均调用量", "Google 五月的 tokens", "火山引情的份额", "Alibaba Clod share in 2024",
+    "Googel monthly tokens", "腾讯云的份额是多少", "2024 年公有云调用量",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def vendors():
+    return crowd(3000)
+
+
+@pytest.fixture(scope="module")
+def crowded(entities, vendors):
+    from retrieval.understand import EntityMatcher
+
+    return EntityMatcher.of([*vendors, *entities])
+
+
+@pytest.mark.parametrize("question", MANY_ENTITY_QUESTIONS)
+def test_thousands_of_other_entities_change_nothing_about_the_known_ones(entities, crowded, question):
+    few = understand(question, entities, TODAY)
+    many = understand(question, crowded, TODAY)
+    assert (many.entities, many.unknown_vendors, many.intent) == (few.entities, few.unknown_vendors, few.intent)
+
+
+def test_a_vendor_among_thousands_is_found_by_name_and_by_a_misspelling(vendors, crowded):
+    matcher = crowded
+    target = vendors[1234]
+    assert list(understand(f"{target.name_zh} 2025 年的份额", matcher, TODAY).entities) == [target.id]
+    assert list(understand(f"{target.name_en} share in 2025", matcher, TODAY).entities) == [target.id]
+    misspelt = target.name_en.replace(" Cloud", "")[:-1] + "x" + " Cloud"  # one letter changed
+    found = list(understand(f"{misspelt} share in 2025", matcher, TODAY).entities)
+    assert found == [target.id], (misspelt, found)
