@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ class BotData:
     admins: frozenset[int] = frozenset()
     limiter: RateLimiter = field(default_factory=RateLimiter)
     answers: OrderedDict[str, Answer] = field(default_factory=OrderedDict)
+    warming: asyncio.Future[None] | None = None  # the passage search being built at start
 
     def remember(self, answer: Answer) -> str:
         """Keep an answer for its buttons; the oldest are forgotten first."""

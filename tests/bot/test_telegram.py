@@ -421,3 +421,14 @@ async def test_reload_is_for_admins_only_and_makes_new_data_answerable(server, i
 async def test_reload_refusal_is_in_chinese_for_chinese_users(bot):
     refusal = await reply(bot, 8, "/reload", language_code="zh-hans")
     assert "管理员" in refusal.result["text"]
+
+
+async def test_passage_search_is_built_at_start_not_on_the_first_question(server, tmp_path):
+    from bot.services import Services
+
+    fresh = Services.load(make_settings(None, tmp_path / "fresh-data"))
+    assert "finder" not in vars(fresh.knowledge.pipeline), "built lazily by the pipeline itself"
+    async with running_bot(server, tmp_path, services=fresh) as (app, _):
+        assert app.bot_data.warming is not None
+        await asyncio.wait_for(app.bot_data.warming, 60)
+        assert vars(fresh.knowledge.pipeline)["finder"] is not None
