@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from knowledge.loaders import load_corpus
-from retrieval.understand import understand
+from retrieval import vocabulary
+from retrieval.understand import contains_any, understand
 
 TODAY = date(2026, 11, 29)
 
@@ -334,3 +338,24 @@ def test_a_vendor_among_thousands_is_found_by_name_and_by_a_misspelling(vendors,
     misspelt = target.name_en.replace(" Cloud", "")[:-1] + "x" + " Cloud"  # one letter changed
     found = list(understand(f"{misspelt} share in 2025", matcher, TODAY).entities)
     assert found == [target.id], (misspelt, found)
+
+
+# --- cue words ------------------------------------------------------------------------------------------
+
+
+def _word_in_one_at_a_time(word: str, norm: str) -> bool:
+    """The reference: each word on its own, as `contains_any` matched before it compiled word lists."""
+    if re.search(r"[\u4e00-\u9fff]", word) or not word[:1].isalnum():
+        return word in norm
+    return re.search(rf"(?<![a-z0-9]){re.escape(word.strip())}(?![a-z])", norm) is not None
+
+
+WORD_LISTS = [getattr(vocabulary, name) for name in dir(vocabulary) if name.endswith("_WORDS")]
+PIECES = sorted({w for words in WORD_LISTS for w in words} | {"maybe", "x", "2025", " ", "的", "s", "ly", "-"})
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=8), st.integers(0, len(WORD_LISTS) - 1))
+def test_compiled_word_lists_match_exactly_as_word_by_word(pieces, which):
+    norm, words = "".join(pieces), WORD_LISTS[which]
+    assert contains_any(norm, words) == any(_word_in_one_at_a_time(w, norm) for w in words)
