@@ -90,7 +90,7 @@ class Load:
                     self._counted.add(id(call))  # calls after an unanswered one are seen again
                     self._count(call)
             self._seen = len(calls) if first_open is None else first_open
-            await _next_call(self.server)
+            await self.server.next_call(0.05)
 
     def _count(self, call: Call) -> None:
         if not call.ok:
@@ -105,16 +105,6 @@ class Load:
             done.set_result(None)
         else:
             self._waiting[chat] = (left - 1, done)
-
-
-async def _next_call(server: BotApiServer) -> None:
-    """Until the server answers another call (its event is private; without it, poll every millisecond)."""
-    event = getattr(server, "_call_event", None)
-    if event is None:
-        await asyncio.sleep(0.001)
-        return
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), 0.05)
 
 
 class Precomputed(Services):

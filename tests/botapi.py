@@ -428,9 +428,13 @@ class BotApiServer:
                     f"{' matching the predicate' if predicate else ''}; {len(found)} matched. "
                     f"Calls received:\n  {received}"
                 )
-            event = self._call_event
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), remaining)
+            await self.next_call(remaining)
+
+    async def next_call(self, timeout: float) -> None:
+        """Until the server has answered another call (or accepted a webhook delivery), at most `timeout` s."""
+        event = self._call_event
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout)
 
     async def wait_delivered(self, update_id: int | None = None, *, timeout: float = 10.0) -> None:
         """Wait until the bot confirmed (`getUpdates` offset past) `update_id`, default the last pushed."""
@@ -448,9 +452,7 @@ class BotApiServer:
             if remaining <= 0:
                 tried = [p for p in self.webhook_posts if p.update_id == target]
                 raise AssertionError(f"update {target} was not accepted by the webhook in {timeout}s: {tried}")
-            event = self._call_event
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), min(remaining, 0.2))
+            await self.next_call(min(remaining, 0.2))
 
     @property
     def last_update_id(self) -> int:
@@ -892,8 +894,7 @@ class BotApiServer:
                 self._in_flight.discard(update_id)
                 if status is not None and 200 <= status < 300:
                     self.updates = [u for u in self.updates if u["update_id"] != update_id]
-                    self._call_event.set()
-                    self._call_event = asyncio.Event()
+                    self._notify_call()
                 else:
                     await asyncio.sleep(0.2)  # Telegram retries a failed delivery after a while
 
