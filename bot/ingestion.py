@@ -112,29 +112,24 @@ async def process_inbox(data_dir: Path, storage: Storage, index: Any, now: float
     """Ingest each settled file on its own; move it to processed/ or, with an error report, to failed/.
 
     Replicas sharing the data dir take turns, so each file is ingested by exactly one of them."""
-    inbox, _, _ = inbox_dirs(data_dir)
+    inbox, processed, failed = inbox_dirs(data_dir)
     with inbox_turn(inbox) as mine:
         if not mine:
             return []
-        return await _process_inbox(data_dir, storage, index, now)
-
-
-async def _process_inbox(data_dir: Path, storage: Storage, index: Any, now: float) -> list[tuple[Path, str]]:
-    inbox, processed, failed = inbox_dirs(data_dir)
-    done: list[tuple[Path, str]] = []
-    for path in ready_files(inbox, now):
-        if not path.exists():  # taken by an operator meanwhile
-            continue
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        try:
-            outcome = await ingest_files([path], data_dir, storage, index)
-        except InvalidFileError as exc:
-            target = failed / f"{stamp}-{path.name}"
+        done: list[tuple[Path, str]] = []
+        for path in ready_files(inbox, now):
+            if not path.exists():  # taken by an operator meanwhile
+                continue
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            try:
+                outcome = await ingest_files([path], data_dir, storage, index)
+            except InvalidFileError as exc:
+                target = failed / f"{stamp}-{path.name}"
+                shutil.move(str(path), target)
+                target.with_name(target.name + ".errors.txt").write_text(exc.message + "\n", encoding="utf-8")
+                done.append((target, exc.message))
+                continue
+            target = processed / f"{stamp}-{path.name}"
             shutil.move(str(path), target)
-            target.with_name(target.name + ".errors.txt").write_text(exc.message + "\n", encoding="utf-8")
-            done.append((target, exc.message))
-            continue
-        target = processed / f"{stamp}-{path.name}"
-        shutil.move(str(path), target)
-        done.append((target, outcome.summary()))
-    return done
+            done.append((target, outcome.summary()))
+        return done
